@@ -1,0 +1,1 @@
+"""Benchmarks behind `make bench`: each scenario prints one JSON object with its same-run baseline."""

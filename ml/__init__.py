@@ -1,0 +1,1 @@
+"""Lead scoring: features, training, registry, scoring, explanations, drift."""

@@ -1,0 +1,1 @@
+"""Airflow glue for growthlab: hooks and helpers, thin wrappers over the growthlab package."""
