@@ -112,3 +112,7 @@ def dag_runner(settings, airflow_db):
     from growthlab.airflow_runner import DagRunner
 
     return DagRunner(settings.dags_folder, settings.home / "logs" / "dag-tests.log")
+
+
+# Fixtures of each area live in tests/fixtures/<area>.py and are imported here, one line each.
+# ruff: noqa: E402, F401, F403
