@@ -1,0 +1,456 @@
+"""Stream records into Postgres with COPY, in chunks, and merge them on the table's key.
+
+The path of a chunk of rows (tuples in the target's column order):
+
+1. serialise column by column into PostgreSQL's COPY text format: text columns are escaped by a
+   few C-level `str.replace` passes over the whole column at once, jsonb columns are encoded by
+   msgspec in one call, so Python never loops over fields one by one;
+2. COPY into a temporary staging table (or, while the target table was empty when the load began,
+   straight into the target inside a savepoint: the fast path of an initial load);
+3. MERGE into the target on the key: new keys are inserted, rows whose compared columns changed are
+   updated, identical rows are left alone, so loading the same records twice changes nothing.
+
+Serialising chunk k+1 overlaps with the server copying and merging chunk k (one worker thread
+owns the connection). Memory holds at most two chunks, whatever the number of records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg import sql
+
+log = logging.getLogger(__name__)
+
+NULL = "\\N"
+_SPECIAL = re.compile(r"[\\\t\n\r]")
+_SEP = "\x00"  # never inside a value: PostgreSQL text cannot hold NUL (checked below)
+_JSON = msgspec.json.Encoder(decimal_format="number")
+
+
+class LoaderError(RuntimeError):
+    """A chunk could not be loaded. The message names the table, the row and the column."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pgtype: str  # text, jsonb, json, timestamptz, date, boolean, integer, bigint, double precision, text[]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where rows go and how they merge.
+
+    `columns` is the order of the tuples the caller yields. `compare` (default: every column but
+    the key and `meta`) decides whether an existing row changed; `meta` columns (e.g. `_synced_at`,
+    `_batch_id`) are constants the loader appends to every row. `guard` is an extra SQL condition
+    for updates over aliases `t` (target) and `s` (incoming), e.g. `s._exported_at >= t._exported_at`.
+    """
+
+    table: str  # schema.name
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    compare: tuple[str, ...] | None = None
+    meta: tuple[Column, ...] = ()
+    guard: str | None = None
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.meta
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.all_columns]
+
+    def compared(self) -> list[str]:
+        if self.compare is not None:
+            return list(self.compare)
+        meta = {c.name for c in self.meta}
+        return [c.name for c in self.columns if c.name not in self.key and c.name not in meta]
+
+    def ident(self) -> sql.Identifier:
+        schema, _, name = self.table.partition(".")
+        return sql.Identifier(schema, name)
+
+
+@dataclass
+class LoadStats:
+    rows: int = 0  # rows handed to the loader
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0  # identical to what the table held (or superseded within the load)
+    chunks: int = 0
+    direct_chunks: int = 0  # chunks copied straight into an empty target
+
+    @property
+    def loaded(self) -> int:
+        """Rows accounted for in the table (new, changed or already identical)."""
+        return self.inserted + self.updated + self.unchanged
+
+    def add(self, other: LoadStats) -> None:
+        for name in ("rows", "inserted", "updated", "unchanged", "chunks", "direct_chunks"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation to COPY text format (pure functions)
+# ---------------------------------------------------------------------------------------------
+
+
+def _escape_joined(joined: str) -> str:
+    if _SPECIAL.search(joined) is None:
+        return joined
+    return joined.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def format_text_column(values: Sequence[Any], column: str = "?") -> list[str]:
+    """COPY text fields of one column: escaped strings, `\\N` for None."""
+    nulls = [i for i, v in enumerate(values) if v is None]
+    if nulls:
+        values = ["" if v is None else v for v in values]
+    try:
+        joined = _SEP.join(values)
+    except TypeError:  # non-str values: convert one by one
+        values = [_scalar_text(v) for v in values]
+        joined = _SEP.join(values)
+    fields = _escape_joined(joined).split(_SEP)
+    if len(fields) != len(values):
+        bad = next(i for i, v in enumerate(values) if _SEP in v)
+        raise LoaderError(
+            f"column {column}, row {bad}: the value contains a NUL character, which PostgreSQL "
+            f"cannot store; quarantine the record before loading"
+        )
+    for i in nulls:
+        fields[i] = NULL
+    return fields
+
+
+def format_json_column(values: Sequence[Any], column: str = "?") -> list[str]:
+    """COPY text fields of a json/jsonb column: msgspec-encoded, `\\N` for None."""
+    try:
+        encoded = _JSON.encode_lines(values)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise LoaderError(f"column {column}: a value cannot be encoded as JSON ({exc})") from None
+    if b"\\u0000" in encoded:
+        bad = next(i for i, v in enumerate(values) if b"\\u0000" in _JSON.encode(v))
+        raise LoaderError(
+            f"column {column}, row {bad}: the JSON holds a NUL character (\\u0000), which jsonb "
+            f"rejects; quarantine the record before loading"
+        )
+    fields = encoded.replace(b"\\", b"\\\\").decode().split("\n")
+    fields.pop()  # encode_lines ends with a newline
+    for i, v in enumerate(values):
+        if v is None:
+            fields[i] = NULL
+    return fields
+
+
+def format_bool_column(values: Sequence[Any], column: str = "?") -> list[str]:
+    return [NULL if v is None else ("t" if v else "f") for v in values]
+
+
+def format_number_column(values: Sequence[Any], column: str = "?") -> list[str]:
+    return [NULL if v is None else str(v) for v in values]
+
+
+def _array_element(value: Any) -> str:
+    text = _scalar_text(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_array_column(values: Sequence[Any], column: str = "?") -> list[str]:
+    literals = [
+        None if v is None else "{" + ",".join("NULL" if e is None else _array_element(e) for e in v) + "}"
+        for v in values
+    ]
+    return format_text_column(literals, column)
+
+
+def formatter_for(pgtype: str) -> Callable[[Sequence[Any], str], list[str]]:
+    pgtype = pgtype.lower()
+    if pgtype in ("json", "jsonb"):
+        return format_json_column
+    if pgtype in ("boolean", "bool"):
+        return format_bool_column
+    if pgtype in ("integer", "bigint", "smallint", "int", "double precision", "real", "numeric"):
+        return format_number_column
+    if pgtype.endswith("[]"):
+        return format_array_column
+    return format_text_column  # text, timestamptz (ISO strings or datetimes), date, ...
+
+
+def serialise(
+    rows: Sequence[Sequence[Any]], columns: Sequence[Column], constants: Sequence[str] = ()
+) -> bytes:
+    """One COPY text payload for `rows` (tuples in `columns` order) plus constant trailing fields."""
+    if not rows:
+        return b""
+    try:
+        transposed = list(zip(*rows, strict=True))
+        if len(transposed) != len(columns):
+            raise ValueError(f"rows have {len(transposed)} values")
+    except ValueError:
+        widths = sorted({len(r) for r in rows})
+        raise LoaderError(
+            f"rows must have {len(columns)} values ({', '.join(c.name for c in columns)}); got widths {widths}"
+        ) from None
+    formatted = [formatter_for(c.pgtype)(vals, c.name) for c, vals in zip(columns, transposed, strict=True)]
+    suffix = "".join("\t" + _escape_joined(c) for c in constants)
+    lines = map("\t".join, zip(*formatted, strict=True))
+    if suffix:
+        lines = (line + suffix for line in lines)
+    return ("\n".join(lines) + "\n").encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def merge_statement(target: Target, staging: str) -> sql.Composed:
+    names = target.names
+    key = list(target.key)
+    cols = sql.SQL(", ").join(map(sql.Identifier, names))
+    on = sql.SQL(" and ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key)
+    compared = target.compared()
+    changed = sql.SQL("({}) is distinct from ({})").format(
+        sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in compared),
+        sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in compared),
+    )
+    if len(compared) == 1:  # a one-element row constructor needs the ROW keyword
+        changed = sql.SQL("t.{0} is distinct from s.{0}").format(sql.Identifier(compared[0]))
+    condition = changed
+    if target.guard:
+        condition = sql.SQL("{} and ({})").format(changed, sql.SQL(target.guard))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = s.{0}").format(sql.Identifier(n)) for n in names if n not in key
+    )
+    dedup = sql.SQL("select distinct on ({key}) * from {stg} order by {key}, ctid desc").format(
+        key=sql.SQL(", ").join(map(sql.Identifier, key)), stg=sql.Identifier(staging)
+    )
+    return sql.SQL(
+        "with m as (merge into {tgt} as t using ({dedup}) as s on {on} "
+        "when matched and {cond} then update set {updates} "
+        "when not matched then insert ({cols}) values ({vals}) "
+        "returning merge_action() as action) "
+        "select action, count(*) from m group by action"
+    ).format(
+        tgt=target.ident(),
+        dedup=dedup,
+        on=on,
+        cond=condition,
+        updates=updates,
+        cols=cols,
+        vals=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in names),
+    )
+
+
+@dataclass
+class _Chunk:
+    data: bytes
+    rows: int
+    keys: list[tuple] = field(default_factory=list)
+
+
+class Loader:
+    """Loads rows into one target table over one connection. Use as a context manager.
+
+    Each chunk is committed on its own unless `commit=False` (then the caller owns the
+    transaction). An interrupted load leaves whole chunks behind; loading again merges over them.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        target: Target,
+        meta_values: Sequence[Any] = (),
+        *,
+        chunk_rows: int = 20_000,
+        commit: bool = True,
+        direct_when_empty: bool = True,
+        pipeline: bool = True,
+    ) -> None:
+        if len(meta_values) != len(target.meta):
+            raise ValueError(
+                f"{target.table}: {len(target.meta)} meta values expected, got {len(meta_values)}"
+            )
+        self.conn = conn
+        self.target = target
+        self.constants = [_scalar_text(v) for v in meta_values]
+        self.chunk_rows = chunk_rows
+        self.commit = commit
+        self.stats = LoadStats()
+        self._staging = "_stage_" + re.sub(r"\W", "_", target.table)
+        self._direct = direct_when_empty
+        self._checked_empty = False
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy") if pipeline else None
+        self._pending: Future | None = None
+
+    # -- public ---------------------------------------------------------------------------
+
+    def load(self, rows: Iterable[Sequence[Any]]) -> LoadStats:
+        """Serialise and load `rows` chunk by chunk; returns the stats of this call."""
+        before = LoadStats()
+        before.add(self.stats)
+        for chunk in _chunks(rows, self.chunk_rows):
+            data = serialise(chunk, self.target.columns, self.constants)
+            keys = self._key_sample(chunk)
+            self._submit(_Chunk(data, len(chunk), keys))
+        self.flush()
+        delta = LoadStats()
+        delta.add(self.stats)
+        for name in ("rows", "inserted", "updated", "unchanged", "chunks", "direct_chunks"):
+            setattr(delta, name, getattr(delta, name) - getattr(before, name))
+        return delta
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Loader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None and self._pending is not None:
+            try:
+                self._pending.result()
+            except Exception:
+                log.debug("pending chunk failed while unwinding", exc_info=True)
+            self._pending = None
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _key_sample(self, chunk: list[Sequence[Any]]) -> list[tuple]:
+        idx = [self.target.names.index(k) for k in self.target.key]
+        return [tuple(row[i] for i in idx) for row in chunk]
+
+    def _submit(self, chunk: _Chunk) -> None:
+        self.flush()  # at most one chunk in flight: memory stays bounded
+        if self._pool is None:
+            self._load_chunk(chunk)
+        else:
+            self._pending = self._pool.submit(self._load_chunk, chunk)
+
+    def _load_chunk(self, chunk: _Chunk) -> None:
+        try:
+            if self._direct and not self._checked_empty:
+                self._checked_empty = True
+                self._direct = self.conn.execute(
+                    sql.SQL("select not exists (select 1 from {})").format(self.target.ident())
+                ).fetchone()[0]
+            if self._direct and self._copy_direct(chunk):
+                self.stats.inserted += chunk.rows
+                self.stats.direct_chunks += 1
+            else:
+                self._copy_and_merge(chunk)
+            self.stats.rows += chunk.rows
+            self.stats.chunks += 1
+            if self.commit:
+                self.conn.commit()
+        except psycopg.Error as exc:
+            if self.commit:
+                self.conn.rollback()
+            raise LoaderError(self._explain(exc, chunk)) from exc
+
+    def _copy_direct(self, chunk: _Chunk) -> bool:
+        """COPY straight into the (empty at start) target; False if a key already exists."""
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.target.names))
+        try:
+            with (
+                self.conn.transaction(),
+                self.conn.cursor().copy(
+                    sql.SQL("copy {} ({}) from stdin").format(self.target.ident(), cols)
+                ) as copy,
+            ):
+                copy.write(chunk.data)
+        except psycopg.errors.UniqueViolation:
+            log.debug("%s: a key repeats; merging from now on", self.target.table)
+            self._direct = False
+            return False
+        return True
+
+    def _copy_and_merge(self, chunk: _Chunk) -> None:
+        stg = sql.Identifier(self._staging)
+        names = self.target.names
+        cols = sql.SQL(", ").join(map(sql.Identifier, names))
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL("create temp table if not exists {} as select {} from {} with no data").format(
+                    stg, cols, self.target.ident()
+                )
+            )
+            self.conn.execute(sql.SQL("truncate {}").format(stg))
+            with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(stg, cols)) as copy:
+                copy.write(chunk.data)
+            # One writer per table at a time: MERGE is not safe against concurrent inserts of a key.
+            self.conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (self.target.table,))
+            counts = dict(self.conn.execute(merge_statement(self.target, self._staging)).fetchall())
+        inserted = int(counts.get("INSERT", 0))
+        updated = int(counts.get("UPDATE", 0))
+        self.stats.inserted += inserted
+        self.stats.updated += updated
+        self.stats.unchanged += chunk.rows - inserted - updated
+
+    def _explain(self, exc: psycopg.Error, chunk: _Chunk) -> str:
+        diag = exc.diag
+        where = diag.context or ""
+        line = re.search(r"line (\d+)", where)
+        row = ""
+        if line:
+            i = int(line.group(1)) - 1
+            if 0 <= i < len(chunk.keys):
+                row = f" (row with key {dict(zip(self.target.key, chunk.keys[i], strict=True))})"
+        column = re.search(r"column (\w+)", where)
+        col = f", column {column.group(1)}" if column else ""
+        first = str(exc).strip().splitlines()[0]
+        return (
+            f"loading {self.target.table} failed{row}{col}: {first}. Fix or quarantine the record "
+            f"and load again; chunks already committed stay and merge idempotently"
+        )
+
+
+def load_rows(
+    conn: psycopg.Connection,
+    target: Target,
+    rows: Iterable[Sequence[Any]],
+    meta_values: Sequence[Any] = (),
+    **options: Any,
+) -> LoadStats:
+    """Load `rows` into `target` (see Loader) and return what happened to them."""
+    with Loader(conn, target, meta_values, **options) as loader:
+        return loader.load(rows)
