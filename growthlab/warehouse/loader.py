@@ -233,7 +233,27 @@ def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[
         yield chunk
 
 
-def merge_statement(target: Target, staging: str) -> sql.Composed:
+def latest_per_key(
+    target: Target, source: sql.Composable, order: str = "ctid", where: sql.Composable | None = None
+) -> sql.Composed:
+    """`select` of the source's last row per key (by `order`), with the target's columns."""
+    key = sql.SQL(", ").join(map(sql.Identifier, target.key))
+    cols = sql.SQL(", ").join(map(sql.Identifier, target.names))
+    return sql.SQL("select distinct on ({key}) {cols} from {src}{where} order by {key}, {order} desc").format(
+        key=key,
+        cols=cols,
+        src=source,
+        where=sql.SQL(" where {}").format(where) if where is not None else sql.SQL(""),
+        order=sql.Identifier(order) if order != "ctid" else sql.SQL("ctid"),
+    )
+
+
+def merge_statement(target: Target, source: sql.Composable) -> sql.Composed:
+    """MERGE `source` (a select with the target's columns, one row per key) into the target.
+
+    Returns one row per action (INSERT, UPDATE) with its count. Rows whose compared columns are
+    unchanged are not touched (their `_synced_at`/`_batch_id` keep naming the load that wrote them).
+    """
     names = target.names
     key = list(target.key)
     cols = sql.SQL(", ").join(map(sql.Identifier, names))
@@ -251,24 +271,29 @@ def merge_statement(target: Target, staging: str) -> sql.Composed:
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = s.{0}").format(sql.Identifier(n)) for n in names if n not in key
     )
-    dedup = sql.SQL("select distinct on ({key}) * from {stg} order by {key}, ctid desc").format(
-        key=sql.SQL(", ").join(map(sql.Identifier, key)), stg=sql.Identifier(staging)
-    )
     return sql.SQL(
-        "with m as (merge into {tgt} as t using ({dedup}) as s on {on} "
+        "with m as (merge into {tgt} as t using ({source}) as s on {on} "
         "when matched and {cond} then update set {updates} "
         "when not matched then insert ({cols}) values ({vals}) "
         "returning merge_action() as action) "
         "select action, count(*) from m group by action"
     ).format(
         tgt=target.ident(),
-        dedup=dedup,
+        source=source,
         on=on,
         cond=condition,
         updates=updates,
         cols=cols,
         vals=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in names),
     )
+
+
+def merge(conn: psycopg.Connection, target: Target, source: sql.Composable) -> tuple[int, int]:
+    """Run merge_statement under the table's writer lock; returns (inserted, updated)."""
+    # One writer per table at a time: MERGE is not safe against concurrent inserts of a key.
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (target.table,))
+    counts = dict(conn.execute(merge_statement(target, source)).fetchall())
+    return int(counts.get("INSERT", 0)), int(counts.get("UPDATE", 0))
 
 
 @dataclass
@@ -283,6 +308,7 @@ class Loader:
 
     Each chunk is committed on its own unless `commit=False` (then the caller owns the
     transaction). An interrupted load leaves whole chunks behind; loading again merges over them.
+    With `append=True` rows are copied straight in (landing tables, which have no key).
     """
 
     def __init__(
@@ -294,6 +320,7 @@ class Loader:
         chunk_rows: int = 20_000,
         commit: bool = True,
         direct_when_empty: bool = True,
+        append: bool = False,
         pipeline: bool = True,
     ) -> None:
         if len(meta_values) != len(target.meta):
@@ -307,8 +334,9 @@ class Loader:
         self.commit = commit
         self.stats = LoadStats()
         self._staging = "_stage_" + re.sub(r"\W", "_", target.table)
-        self._direct = direct_when_empty
-        self._checked_empty = False
+        self._append = append
+        self._direct = direct_when_empty or append
+        self._checked_empty = append  # appending: COPY straight in, there is no key to merge on
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy") if pipeline else None
         self._pending: Future | None = None
 
@@ -356,7 +384,7 @@ class Loader:
     # -- internals ------------------------------------------------------------------------
 
     def _key_sample(self, chunk: list[Sequence[Any]]) -> list[tuple]:
-        idx = [self.target.names.index(k) for k in self.target.key]
+        idx = [self.target.names.index(k) for k in self.target.key if k in self.target.names]
         return [tuple(row[i] for i in idx) for row in chunk]
 
     def _submit(self, chunk: _Chunk) -> None:
@@ -399,6 +427,8 @@ class Loader:
             ):
                 copy.write(chunk.data)
         except psycopg.errors.UniqueViolation:
+            if self._append:
+                raise
             log.debug("%s: a key repeats; merging from now on", self.target.table)
             self._direct = False
             return False
@@ -417,11 +447,7 @@ class Loader:
             self.conn.execute(sql.SQL("truncate {}").format(stg))
             with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(stg, cols)) as copy:
                 copy.write(chunk.data)
-            # One writer per table at a time: MERGE is not safe against concurrent inserts of a key.
-            self.conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (self.target.table,))
-            counts = dict(self.conn.execute(merge_statement(self.target, self._staging)).fetchall())
-        inserted = int(counts.get("INSERT", 0))
-        updated = int(counts.get("UPDATE", 0))
+            inserted, updated = merge(self.conn, self.target, latest_per_key(self.target, stg))
         self.stats.inserted += inserted
         self.stats.updated += updated
         self.stats.unchanged += chunk.rows - inserted - updated
