@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "growthlab.warehouse.cli",
     "growthlab.airflow_cli",
     "growthlab.mlflow_cli",
+    "growthlab.transform.cli",
     "growthlab.demo",
 ]
 

@@ -1,0 +1,11 @@
+{#- The high watermark of an incremental model: the newest `column` already in {{ this }} (rows
+    matching `where`), minus `incremental_lookback_minutes`. Rows synced after it are (re)processed;
+    unique keys make reprocessing harmless. -#}
+{% macro incremental_watermark(column, where=none) -%}
+    (
+        select coalesce(max({{ column }}), '-infinity'::timestamptz)
+            - interval '{{ var("incremental_lookback_minutes") | int }} minutes'
+        from {{ this }}
+        {% if where %}where {{ where }}{% endif %}
+    )
+{%- endmacro %}

@@ -1,0 +1,177 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='send_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['send_id'], 'unique': True},
+            {'columns': ['contact_id', 'sent_at']},
+            {'columns': ['source', 'events_synced_at']},
+            {'columns': ['replies_synced_at']},
+            {'columns': ['sent_date']},
+        ],
+    )
+}}
+{#- One row per email sent, from growthlab's SendGrid mail and HubSpot marketing email: the
+    per-send pattern (pivot events to one row per send, coalesce counts to 0, derive was_* flags).
+    Incremental: only sends with events or replies synced since the last build are recomputed,
+    from all of their events, so a late open or click updates its send. -#}
+with
+
+replies as (
+
+    select * from {{ ref('int_email_replies_matched') }}
+    where send_id is not null
+
+),
+
+{% if is_incremental() %}
+changed_sends as (
+
+    select send_id
+    from {{ ref('fct_email_events') }}
+    where (source = 'sendgrid' and synced_at > {{ incremental_watermark('events_synced_at', "source = 'sendgrid'") }})
+       or (source = 'hubspot' and synced_at > {{ incremental_watermark('events_synced_at', "source = 'hubspot'") }})
+
+    union
+
+    select send_id
+    from replies
+    where synced_at > {{ incremental_watermark('replies_synced_at') }}
+
+),
+{% endif %}
+
+events as (
+
+    select * from {{ ref('fct_email_events') }}
+    {% if is_incremental() %}
+    where send_id in (select send_id from changed_sends)
+    {% endif %}
+
+),
+
+pivoted as (
+
+    select
+        send_id,
+        min(source) as source,
+        max(message_id) as message_id,
+        max(outbox_id) as outbox_id,
+        max(contact_id) as contact_id,
+        max(email) as email,
+        max(campaign_id) as campaign_id,
+        max(step) as step,
+        max(variant) as variant,
+        max(angle) as angle,
+        coalesce(min(occurred_at) filter (where event_type = 'sent'), min(occurred_at)) as sent_at,
+        min(occurred_at) filter (where event_type = 'delivered') as delivered_at,
+        min(occurred_at) filter (where event_type = 'open') as first_open_at,
+        min(occurred_at) filter (where event_type = 'open' and not is_machine_open) as first_human_open_at,
+        min(occurred_at) filter (where event_type = 'click') as first_click_at,
+        min(occurred_at) filter (where event_type = 'unsubscribe') as unsubscribed_at,
+        min(occurred_at) filter (where event_type = 'bounce') as bounced_at,
+        count(*) filter (where event_type = 'open') as open_count,
+        count(*) filter (where event_type = 'open' and not is_machine_open) as human_open_count,
+        count(*) filter (where event_type = 'open' and is_machine_open) as machine_open_count,
+        count(*) filter (where event_type = 'click') as click_count,
+        count(*) filter (where event_type = 'deferred') as deferred_count,
+        bool_or(event_type = 'dropped') as has_dropped,
+        bool_or(event_type = 'spam_report') as has_spam_report,
+        max(synced_at) as events_synced_at
+    from events
+    group by send_id
+
+),
+
+sequence as (
+
+    select
+        send_id,
+        row_number() over (partition by contact_id order by occurred_at, send_id) as contact_send_number,
+        lag(occurred_at) over (partition by contact_id order by occurred_at, send_id) as previous_sent_at
+    from {{ ref('fct_email_events') }}
+    where event_type = 'sent'
+      and contact_id is not null
+      {% if is_incremental() %}
+      and contact_id in (select contact_id from pivoted)
+      {% endif %}
+
+),
+
+send_replies as (
+
+    select
+        send_id,
+        count(*) as reply_count,
+        min(replied_at) as replied_at,
+        (array_agg(responded_at order by replied_at, reply_id))[1] as responded_at,
+        (array_agg(match_method order by replied_at, reply_id))[1] as reply_match_method,
+        max(synced_at) as replies_synced_at
+    from replies
+    {% if is_incremental() %}
+    where send_id in (select send_id from pivoted)
+    {% endif %}
+    group by send_id
+
+),
+
+final as (
+
+    select
+        pivoted.send_id,
+        pivoted.source,
+        pivoted.message_id,
+        pivoted.outbox_id,
+        pivoted.contact_id,
+        pivoted.email,
+        pivoted.campaign_id,
+        pivoted.step,
+        pivoted.variant,
+        pivoted.angle,
+        pivoted.sent_at,
+        (pivoted.sent_at at time zone 'UTC')::date as sent_date,
+        sequence.contact_send_number,
+        sequence.previous_sent_at,
+        round((extract(epoch from pivoted.sent_at - sequence.previous_sent_at) / 86400.0)::numeric, 2)::double precision
+            as days_since_previous_send,
+        pivoted.delivered_at,
+        pivoted.first_open_at,
+        pivoted.first_human_open_at,
+        pivoted.first_click_at,
+        pivoted.open_count,
+        pivoted.human_open_count,
+        pivoted.machine_open_count,
+        pivoted.click_count,
+        coalesce(send_replies.reply_count, 0) as reply_count,
+        -- A recorded open or click proves delivery even when the delivered event is missing.
+        (pivoted.delivered_at is not null or pivoted.open_count > 0 or pivoted.click_count > 0) as was_delivered,
+        -- A click implies the mail was opened (by a person).
+        (pivoted.open_count > 0 or pivoted.click_count > 0) as was_opened,
+        (pivoted.human_open_count > 0 or pivoted.click_count > 0) as was_human_opened,
+        (pivoted.machine_open_count > 0) as was_machine_opened,
+        (pivoted.click_count > 0) as was_clicked,
+        (pivoted.bounced_at is not null) as was_bounced,
+        pivoted.has_dropped as was_dropped,
+        (pivoted.unsubscribed_at is not null) as was_unsubscribed,
+        pivoted.has_spam_report as was_spam_reported,
+        (send_replies.replied_at is not null) as was_replied,
+        pivoted.bounced_at,
+        pivoted.unsubscribed_at,
+        send_replies.replied_at,
+        send_replies.reply_match_method,
+        (extract(epoch from send_replies.replied_at - pivoted.sent_at) / 60.0)::double precision as reply_minutes,
+        send_replies.responded_at,
+        (extract(epoch from send_replies.responded_at - send_replies.replied_at) / 60.0)::double precision
+            as first_response_minutes,
+        pivoted.events_synced_at,
+        send_replies.replies_synced_at
+
+    from pivoted
+    left join sequence on sequence.send_id = pivoted.send_id
+    left join send_replies on send_replies.send_id = pivoted.send_id
+
+)
+
+select * from final

@@ -1,0 +1,160 @@
+{{
+    config(
+        indexes=[{'columns': ['contact_id', 'occurred_at']}, {'columns': ['rep', 'occurred_at']}],
+    )
+}}
+{#- One row per LinkedIn touch between a rep and a member, from the reps' exports: connection
+    requests (both directions), connections (`connection_accepted` when the rep's request came
+    first), messages (both directions). A received message right after the rep's message in the same
+    conversation is a reply, with its response time. -#}
+with
+
+reps as (
+
+    select * from {{ ref('int_linkedin_reps') }}
+
+),
+
+contacts_by_profile as (
+
+    select identifier as profile_url, contact_id
+    from {{ ref('int_contacts_identified') }}
+    where identifier_type = 'linkedin_profile'
+
+),
+
+invitations as (
+
+    select * from {{ ref('stg_linkedin__invitations') }}
+    where sent_at is not null
+
+),
+
+connections as (
+
+    select * from {{ ref('stg_linkedin__connections') }}
+    where connected_on is not null and profile_url is not null
+
+),
+
+messages as (
+
+    select
+        messages.*,
+        reps.rep_profile_url,
+        (
+            messages.sender_profile_url = reps.rep_profile_url
+            or (messages.sender_profile_url is null and messages.from_name = reps.rep_name)
+        ) as is_from_rep
+    from {{ ref('stg_linkedin__messages') }} as messages
+    inner join reps on reps.rep = messages.rep
+    where not messages.is_draft and messages.sent_at is not null
+
+),
+
+request_touches as (
+
+    select
+        'inv:' || invitation_key as touch_id,
+        rep,
+        case when direction = 'OUTGOING' then 'connection_request_sent' else 'connection_request_received' end
+            as touch_type,
+        case when direction = 'OUTGOING' then 'outbound' else 'inbound' end as direction,
+        sent_at as occurred_at,
+        profile_url,
+        member_name,
+        null::text as conversation_id,
+        false as is_reply,
+        null::double precision as response_minutes,
+        _synced_at as synced_at
+    from invitations
+
+),
+
+connection_touches as (
+
+    select
+        'con:' || connections.connection_key as touch_id,
+        connections.rep,
+        case when exists (
+            select 1 from invitations
+            where invitations.rep = connections.rep
+              and invitations.direction = 'OUTGOING'
+              and invitations.profile_url = connections.profile_url
+              and (invitations.sent_at at time zone 'UTC')::date <= connections.connected_on
+        ) then 'connection_accepted' else 'connected' end as touch_type,
+        'inbound' as direction,
+        (connections.connected_on::timestamp at time zone 'UTC') as occurred_at,
+        connections.profile_url,
+        connections.full_name as member_name,
+        null::text as conversation_id,
+        false as is_reply,
+        null::double precision as response_minutes,
+        connections._synced_at as synced_at
+    from connections
+
+),
+
+message_sequence as (
+
+    select
+        messages.*,
+        lag(is_from_rep) over conversation as previous_is_from_rep,
+        lag(sent_at) over conversation as previous_sent_at
+    from messages
+    window conversation as (partition by rep, conversation_id order by sent_at, message_key)
+
+),
+
+message_touches as (
+
+    select
+        'msg:' || message_key as touch_id,
+        rep,
+        case when is_from_rep then 'message_sent' else 'message_received' end as touch_type,
+        case when is_from_rep then 'outbound' else 'inbound' end as direction,
+        sent_at as occurred_at,
+        case when is_from_rep then first_recipient_profile_url else sender_profile_url end as profile_url,
+        case when is_from_rep then split_part(to_names, ',', 1) else from_name end as member_name,
+        conversation_id,
+        (not is_from_rep and coalesce(previous_is_from_rep, false)) as is_reply,
+        case when not is_from_rep and previous_is_from_rep
+             then (extract(epoch from sent_at - previous_sent_at) / 60.0)::double precision
+        end as response_minutes,
+        _synced_at as synced_at
+    from message_sequence
+
+),
+
+touches as (
+
+    select * from request_touches
+    union all
+    select * from connection_touches
+    union all
+    select * from message_touches
+
+),
+
+final as (
+
+    select
+        touches.touch_id,
+        touches.rep,
+        touches.touch_type,
+        touches.direction,
+        touches.occurred_at,
+        (touches.occurred_at at time zone 'UTC')::date as touch_date,
+        touches.profile_url,
+        touches.member_name,
+        contacts_by_profile.contact_id,
+        touches.conversation_id,
+        touches.is_reply,
+        touches.response_minutes,
+        touches.synced_at
+    from touches
+    left join contacts_by_profile on contacts_by_profile.profile_url = touches.profile_url
+
+)
+
+select * from final

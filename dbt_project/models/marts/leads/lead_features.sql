@@ -1,0 +1,200 @@
+{%- set label_days = var('label_window_days') | int -%}
+{{
+    config(
+        materialized='incremental',
+        unique_key='as_of_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        contract={'enforced': true},
+        indexes=[{'columns': ['contact_id']}],
+        post_hook=["{{ lead_features_prune() }}"],
+    )
+}}
+{#- The model's only input: one row per contact per as-of date, point in time. A row for date D
+    uses only facts dated on or before D (UTC days): engagement counts over (D-30, D] and (D-90, D],
+    connections, unsubscribes and bounces up to D. Contacts created after D, or already converted
+    (became an opportunity) on or before D, have no row for D. The label converted_90d says whether
+    the contact became an opportunity in (D, D+90] and is null while D+90 is beyond the horizon.
+    Incremental: dates whose label could still change (after the previous horizon minus 91 days)
+    and new dates are recomputed; older rows are final. Run --full-refresh to rebuild history. -#}
+with
+
+dates as (
+
+    -- depends_on: {{ ref('contact_engagement_daily') }} {{ ref('dim_contacts') }} (the prune hook reads them)
+    select as_of_date, horizon_date
+    from {{ ref('int_lead_feature_dates') }}
+    {% if is_incremental() %}
+    where as_of_date > coalesce(
+        (select max(as_of_date) - {{ label_days + 1 }} from {{ this }}),
+        '1900-01-01'::date
+    )
+    {% endif %}
+
+),
+
+contacts as (
+
+    select * from {{ ref('dim_contacts') }}
+
+),
+
+companies as (
+
+    select * from {{ ref('dim_companies') }}
+
+),
+
+spine as (
+
+    select
+        contacts.contact_id,
+        dates.as_of_date,
+        dates.horizon_date
+    from dates
+    inner join contacts
+        on (contacts.created_at is null or (contacts.created_at at time zone 'UTC')::date <= dates.as_of_date)
+        and (
+            contacts.became_opportunity_at is null
+            or (contacts.became_opportunity_at at time zone 'UTC')::date > dates.as_of_date
+        )
+
+),
+
+window_bounds as (
+
+    select min(as_of_date) - 89 as first_window_day, max(as_of_date) as last_day from dates
+
+),
+
+-- Engagement days and the spine in one stream per contact, so every window is one sorted pass.
+activity as (
+
+    select
+        daily.contact_id,
+        daily.activity_date as day,
+        false as is_spine,
+        daily.emails_delivered, daily.human_opens, daily.machine_opens, daily.email_clicks,
+        daily.email_replies, daily.linkedin_messages_sent, daily.linkedin_replies,
+        daily.meetings_booked, daily.meetings_completed,
+        case when daily.is_engaged then daily.activity_date end as engaged_day,
+        null::date as horizon_date
+    from {{ ref('contact_engagement_daily') }} as daily
+    cross join window_bounds
+    where daily.activity_date between window_bounds.first_window_day and window_bounds.last_day
+
+    union all
+
+    -- Older days only matter for "last engagement".
+    select
+        daily.contact_id, daily.activity_date, false,
+        0, 0, 0, 0, 0, 0, 0, 0, 0,
+        daily.activity_date, null::date
+    from {{ ref('contact_engagement_daily') }} as daily
+    cross join window_bounds
+    where daily.activity_date < window_bounds.first_window_day and daily.is_engaged
+
+    union all
+
+    select contact_id, as_of_date, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, null::date, horizon_date
+    from spine
+
+),
+
+windowed as (
+
+    select
+        contact_id,
+        day as as_of_date,
+        is_spine,
+        horizon_date,
+        sum(emails_delivered) over last_30 as emails_delivered_30d,
+        sum(emails_delivered) over last_90 as emails_delivered_90d,
+        sum(human_opens) over last_30 as human_opens_30d,
+        sum(human_opens) over last_90 as human_opens_90d,
+        sum(machine_opens) over last_90 as machine_opens_90d,
+        sum(email_clicks) over last_30 as clicks_30d,
+        sum(email_clicks) over last_90 as clicks_90d,
+        sum(email_replies) over last_90 as replies_90d,
+        sum(linkedin_messages_sent) over last_90 as linkedin_messages_90d,
+        sum(linkedin_replies) over last_90 as linkedin_replies_90d,
+        sum(meetings_booked) over last_90 as meetings_90d,
+        sum(meetings_completed) over last_90 as meetings_completed_90d,
+        max(engaged_day) over up_to_day as last_engaged_day
+    from activity
+    window
+        last_30 as (partition by contact_id order by day range between interval '29 days' preceding and current row),
+        last_90 as (partition by contact_id order by day range between interval '89 days' preceding and current row),
+        up_to_day as (partition by contact_id order by day range between unbounded preceding and current row)
+
+),
+
+features as (
+
+    select * from windowed where is_spine
+
+),
+
+final as (
+
+    select
+        features.contact_id::text as contact_id,
+        features.as_of_date::date as as_of_date,
+        contacts.company_id::text as company_id,
+        companies.cleantech_segment::text as cleantech_segment,
+        coalesce(contacts.country_region, companies.country_region)::text as country_region,
+        companies.revenue_band::text as revenue_band,
+        companies.funding_stage::text as funding_stage,
+        companies.sbti_status::text as sbti_status,
+        contacts.seniority::text as seniority,
+        contacts.job_function::text as job_function,
+        contacts.lead_source::text as lead_source,
+        companies.employees::double precision as employees,
+        companies.annual_revenue::double precision as annual_revenue,
+        (extract(year from features.as_of_date) - companies.founded_year)::double precision as company_age_years,
+        companies.emissions_intensity::double precision as emissions_intensity,
+        companies.renewable_share::double precision as renewable_share,
+        companies.esg_disclosure_score::double precision as esg_disclosure_score,
+        companies.certification_count::double precision as certification_count,
+        coalesce(companies.has_b_corp, false)::integer as has_b_corp,
+        coalesce(companies.has_iso_14001, false)::integer as has_iso_14001,
+        (features.as_of_date - (contacts.created_at at time zone 'UTC')::date)::integer as days_since_created,
+        coalesce(features.emails_delivered_30d, 0)::integer as emails_delivered_30d,
+        coalesce(features.emails_delivered_90d, 0)::integer as emails_delivered_90d,
+        coalesce(features.human_opens_30d, 0)::integer as human_opens_30d,
+        coalesce(features.human_opens_90d, 0)::integer as human_opens_90d,
+        coalesce(features.machine_opens_90d, 0)::integer as machine_opens_90d,
+        coalesce(features.clicks_30d, 0)::integer as clicks_30d,
+        coalesce(features.clicks_90d, 0)::integer as clicks_90d,
+        coalesce(features.replies_90d, 0)::integer as replies_90d,
+        coalesce((contacts.linkedin_connected_at at time zone 'UTC')::date <= features.as_of_date, false)::integer
+            as linkedin_connected,
+        coalesce(features.linkedin_messages_90d, 0)::integer as linkedin_messages_90d,
+        coalesce(features.linkedin_replies_90d, 0)::integer as linkedin_replies_90d,
+        coalesce(features.meetings_90d, 0)::integer as meetings_90d,
+        coalesce(features.meetings_completed_90d, 0)::integer as meetings_completed_90d,
+        (features.as_of_date - features.last_engaged_day)::integer as days_since_last_engagement,
+        coalesce((contacts.unsubscribed_at at time zone 'UTC')::date <= features.as_of_date, false)::integer
+            as unsubscribed,
+        coalesce((contacts.bounced_at at time zone 'UTC')::date <= features.as_of_date, false)::integer as bounced,
+        (
+            case
+                when features.as_of_date + {{ label_days }} > features.horizon_date then null
+                when (contacts.became_opportunity_at at time zone 'UTC')::date <= features.as_of_date + {{ label_days }}
+                    then 1
+                else 0
+            end
+        )::integer as converted_90d,
+        (
+            case
+                when (contacts.became_opportunity_at at time zone 'UTC')::date <= features.horizon_date
+                    then contacts.became_opportunity_at
+            end
+        )::timestamptz as converted_at
+    from features
+    inner join contacts on contacts.contact_id = features.contact_id
+    left join companies on companies.company_id = contacts.company_id
+
+)
+
+select * from final

@@ -1,0 +1,128 @@
+{{ config(contract={'enforced': true}) }}
+{#- Email performance by send day, source, campaign, step, variant and segment (the contact's
+    company cleantech segment), with HubSpot's definitions (see the column docs). Counts are of
+    sends; rates are over the sends of the row, so re-aggregate counts, never average rates. -#}
+with
+
+sends as (
+
+    select * from {{ ref('fct_email_sends') }}
+
+),
+
+contacts as (
+
+    select contact_id, company_id from {{ ref('dim_contacts') }}
+
+),
+
+companies as (
+
+    select company_id, cleantech_segment from {{ ref('dim_companies') }}
+
+),
+
+credits as (
+
+    select * from {{ ref('int_email_sends_attributed') }}
+
+),
+
+costs as (
+
+    select * from {{ ref('marketing_costs') }} where cost_unit = 'send'
+
+),
+
+enriched as (
+
+    select
+        sends.*,
+        coalesce(companies.cleantech_segment, 'unknown') as segment,
+        coalesce(credits.conversions, 0) as conversions,
+        coalesce(credits.attributed_pipeline, 0) as attributed_pipeline,
+        coalesce(credits.attributed_revenue, 0) as attributed_revenue,
+        coalesce(costs.unit_cost_usd, 0) as cost_usd
+    from sends
+    left join contacts on contacts.contact_id = sends.contact_id
+    left join companies on companies.company_id = contacts.company_id
+    left join credits on credits.send_id = sends.send_id
+    left join costs
+        on costs.channel = case when sends.source = 'sendgrid' then 'email' else 'hubspot_email' end
+        and sends.sent_date >= costs.valid_from
+        and (costs.valid_to is null or sends.sent_date <= costs.valid_to)
+
+),
+
+aggregated as (
+
+    select
+        sent_date,
+        source,
+        coalesce(campaign_id, '(none)') as campaign_id,
+        step,
+        coalesce(variant, '(none)') as variant,
+        segment,
+        max(angle) as angle,
+        count(*) as sends,
+        count(*) filter (where was_delivered) as delivered,
+        count(*) filter (where was_opened) as opened,
+        count(*) filter (where was_human_opened) as human_opened,
+        count(*) filter (where was_clicked) as clicked,
+        count(*) filter (where was_replied) as replied,
+        count(*) filter (where was_unsubscribed) as unsubscribed,
+        count(*) filter (where was_bounced) as bounced,
+        count(*) filter (where was_spam_reported) as spam_reported,
+        sum(conversions) as conversions,
+        avg(first_response_minutes) as avg_lead_response_minutes,
+        sum(attributed_pipeline) as attributed_pipeline,
+        sum(attributed_revenue) as attributed_revenue,
+        sum(cost_usd) as cost_usd
+    from enriched
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+final as (
+
+    select
+        concat_ws('|', sent_date, source, campaign_id, coalesce(step::text, '-'), variant, segment)::text
+            as performance_key,
+        sent_date::date as sent_date,
+        source::text as source,
+        campaign_id::text as campaign_id,
+        step::integer as step,
+        variant::text as variant,
+        angle::text as angle,
+        segment::text as segment,
+        sends::integer as sends,
+        delivered::integer as delivered,
+        opened::integer as opened,
+        human_opened::integer as human_opened,
+        clicked::integer as clicked,
+        replied::integer as replied,
+        unsubscribed::integer as unsubscribed,
+        bounced::integer as bounced,
+        spam_reported::integer as spam_reported,
+        {{ safe_divide('delivered', 'sends') }} as delivery_rate,
+        {{ safe_divide('opened', 'delivered') }} as open_rate,
+        {{ safe_divide('human_opened', 'delivered') }} as human_open_rate,
+        {{ safe_divide('clicked', 'delivered') }} as click_rate,
+        {{ safe_divide('clicked', 'opened') }} as click_to_open_rate,
+        {{ safe_divide('clicked', 'human_opened') }} as human_click_to_open_rate,
+        {{ safe_divide('replied', 'delivered') }} as reply_rate,
+        {{ safe_divide('unsubscribed', 'delivered') }} as unsubscribe_rate,
+        {{ safe_divide('bounced', 'sends') }} as bounce_rate,
+        {{ safe_divide('spam_reported', 'delivered') }} as spam_rate,
+        conversions::integer as conversions,
+        {{ safe_divide('conversions', 'delivered') }} as conversion_rate,
+        avg_lead_response_minutes::double precision as avg_lead_response_minutes,
+        attributed_pipeline::double precision as attributed_pipeline,
+        attributed_revenue::double precision as attributed_revenue,
+        cost_usd::double precision as cost_usd,
+        {{ safe_divide('attributed_revenue - cost_usd', 'cost_usd') }} as roi
+    from aggregated
+
+)
+
+select * from final
