@@ -1,0 +1,1047 @@
+"""Generate a world into the sandbox database: population, a year of history, truth, server state.
+
+Blocks of companies are drawn, simulated and written one after the other with COPY, so memory
+stays bounded by a block (about an eighth of the world) whatever the size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import psycopg
+
+from growthlab.sandbox import catalog, content, store
+from growthlab.sandbox.history import (
+    BlockHistory,
+    blast_plan,
+    nurture_campaign_id,
+    simulate_block,
+)
+from growthlab.sandbox.population import (
+    Companies,
+    Contacts,
+    Owners,
+    company_blocks,
+    make_companies,
+    make_contacts,
+    make_owners,
+)
+from growthlab.sandbox.rng import stream, token_hex
+from growthlab.sandbox.simulation import (
+    CH_HS_MARKETING,
+    CH_HS_SALES,
+    DROP_BOUNCED,
+    EV_CLICK,
+    EV_DROPPED,
+    EV_OPEN,
+    EV_UNSUBSCRIBE,
+    OUT_SCHEDULED,
+    Items,
+)
+from growthlab.sandbox.sizes import WorldSize, parse_size
+from growthlab.sandbox.timeutil import DAY, DEFAULT_TODAY, HISTORY_DAYS, epoch, to_datetime
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = 1
+HUBSPOT_EVENT_TYPES = np.array(
+    [
+        "SENT",
+        "DELIVERED",
+        "DEFERRED",
+        "BOUNCE",
+        "DROPPED",
+        "OPEN",
+        "CLICK",
+        "SPAMREPORT",
+        "STATUSCHANGE",
+        "STATUSCHANGE",
+        "",
+    ],
+    dtype=object,
+)
+CLICK_URLS = np.array(
+    [
+        "https://www.growthlab-energy.com/pricing",
+        "https://www.growthlab-energy.com/case-studies",
+        "https://www.growthlab-energy.com/blog/scope-3",
+        "https://www.growthlab-energy.com/demo",
+        "https://www.growthlab-energy.com/csrd-guide",
+        "https://www.growthlab-energy.com/roi-calculator",
+        "https://www.growthlab-energy.com/webinar",
+    ],
+    dtype=object,
+)
+# HubSpot-defined association type ids (v4): (from, to) -> [type ids]; the first is the default.
+ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, ...]] = {
+    ("contacts", "companies"): (279, 1),
+    ("companies", "contacts"): (280, 2),
+    ("deals", "contacts"): (3,),
+    ("contacts", "deals"): (4,),
+    ("deals", "companies"): (341, 5),
+    ("companies", "deals"): (342, 6),
+    ("meetings", "contacts"): (200,),
+    ("contacts", "meetings"): (199,),
+    ("emails", "contacts"): (198,),
+    ("contacts", "emails"): (197,),
+}
+PRIMARY_TYPE_IDS = {1, 2, 5, 6}
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    seed: int
+    size: WorldSize
+    today: date
+
+    @property
+    def today_ts(self) -> float:
+        return epoch(self.today)
+
+    @property
+    def history_start(self) -> float:
+        return self.today_ts - HISTORY_DAYS * DAY
+
+    def as_meta(self) -> dict:
+        return {
+            "seed": self.seed,
+            "size": self.size.label,
+            "contacts": self.size.contacts,
+            "companies": self.size.companies,
+            "owners": self.size.owners,
+            "today": self.today.isoformat(),
+            "history_start": to_datetime(self.history_start).date().isoformat(),
+            "generator_version": GENERATOR_VERSION,
+        }
+
+
+def world_spec(seed: int, size: str | int, today: date | None = None) -> WorldSpec:
+    return WorldSpec(seed=int(seed), size=parse_size(size), today=today or DEFAULT_TODAY)
+
+
+def generate_world(url: str, spec: WorldSpec, progress: Callable[[str], None] | None = None) -> dict:
+    """Replace whatever world the database holds with a new one. Returns counts and timings."""
+    say = progress or (lambda message: log.info("%s", message))
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    with store.open_db(url) as conn:
+        with conn.transaction():
+            store.reset_world(conn)
+            store.ensure_schema(conn)
+        owners = make_owners(spec.seed, spec.size)
+        companies = make_companies(spec.seed, spec.size, owners)
+        blasts = blast_plan(spec.seed, spec.history_start)
+        with conn.transaction():
+            _write_owners(conn, spec, owners)
+            _write_campaigns(conn, spec, blasts)
+        blocks = company_blocks(companies)
+        for block_no, block in enumerate(blocks):
+            contacts = make_contacts(spec.seed, companies, block, spec.history_start, spec.today_ts)
+            history = simulate_block(
+                spec.seed, block_no, contacts, companies, owners, spec.history_start, blasts
+            )
+            with conn.transaction():
+                written = write_block(conn, spec, owners, companies, block, contacts, history, blasts)
+            for k, v in written.items():
+                counts[k] = counts.get(k, 0) + v
+            say(
+                f"block {block_no + 1}/{len(blocks)}: {len(contacts):,} contacts, "
+                f"{written.get('email_events', 0):,} email events ({time.monotonic() - started:.1f}s)"
+            )
+        with conn.transaction():
+            counts["linkedin_network"] = _write_network(conn, spec, owners)
+            counts["owner_busy"] = write_owner_busy(
+                conn, spec.seed, owners_from_db(conn), spec.today_ts - 14 * DAY, spec.today_ts + 70 * DAY
+            )
+            _write_server_state(conn, spec)
+        say("indexing")
+        with conn.transaction():
+            store.create_indexes(conn)
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("analyze")
+    counts["seconds"] = round(time.monotonic() - started, 2)  # type: ignore[assignment]
+    return counts
+
+
+# ---- owners, campaigns -----------------------------------------------------------------------
+def _write_owners(conn: psycopg.Connection, spec: WorldSpec, owners: Owners) -> None:
+    created = spec.history_start - 400 * DAY
+    n = len(owners)
+    store.copy_columns(
+        conn,
+        "hubspot.owners",
+        {
+            "id": owners.id,
+            "email": np.array(owners.email, dtype=object),
+            "first_name": np.array(owners.first_name, dtype=object),
+            "last_name": np.array(owners.last_name, dtype=object),
+            "user_id": owners.user_id,
+            "teams": np.array(
+                [
+                    json.dumps([{"id": str(100 + int(r)), "name": t, "primary": True}])
+                    for r, t in zip(owners.region, owners.team, strict=True)
+                ],
+                dtype=object,
+            ),
+            "created_at": store.ts(np.full(n, created)),
+            "updated_at": store.ts(np.full(n, created)),
+        },
+    )
+    store.copy_columns(
+        conn,
+        "world.owners",
+        {
+            "owner_id": owners.id,
+            "region": np.array([catalog.REGIONS[r] for r in owners.region], dtype=object),
+            "timezone": np.array(owners.timezone, dtype=object),
+            "linkedin_slug": np.array(owners.linkedin_slug, dtype=object),
+            "workday_start_min": owners.workday_start_min,
+            "workday_end_min": owners.workday_end_min,
+            "export_zip": owners.export_zip,
+            "export_crlf": owners.export_crlf,
+            "export_bom": owners.export_bom,
+            "export_extra_cols": owners.export_extra_columns,
+            "export_weekday": owners.export_weekday,
+        },
+    )
+
+
+def _write_campaigns(conn: psycopg.Connection, spec: WorldSpec, blasts) -> None:
+    rows = []
+    for b in blasts:
+        when = to_datetime(b.send_at)
+        for v, (cid, angle) in enumerate(zip(b.campaign_ids, b.angles, strict=True)):
+            a = catalog.ANGLES[angle]
+            rows.append(
+                (cid, f"Newsletter {when:%Y-%m-%d} ({'AB'[v]}: {a})", content.NEWSLETTER_SUBJECTS[a], a, when)
+            )
+    for step in (1, 2, 3):
+        for code, a in enumerate(catalog.ANGLES):
+            rows.append(
+                (
+                    nurture_campaign_id(step, code),
+                    f"Nurture step {step} ({a})",
+                    content.NEWSLETTER_SUBJECTS[a],
+                    a,
+                    None,
+                )
+            )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into hubspot.email_campaigns (id, name, subject, angle, sent_at) values (%s, %s, %s, %s, %s)",
+            rows,
+        )
+
+
+# ---- one block -------------------------------------------------------------------------------
+def write_block(
+    conn: psycopg.Connection,
+    spec: WorldSpec,
+    owners: Owners,
+    companies: Companies,
+    block: tuple[int, int],
+    contacts: Contacts,
+    history: BlockHistory,
+    blasts,
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    rec = history.recorder
+    s = history.state
+    t = history.traits
+    today = spec.today_ts
+    co = contacts.company
+    owner_ids = owners.id[companies.owner[co]]
+    emails_lower = np.char.lower(contacts.email.astype(str))
+
+    # deals (final state as of today)
+    conv = rec.get("conversion")
+    stages = rec.get("deal_stage")
+    deal_rows = _deals(conv, stages, t, companies, owners, today)
+    counts["deals"] = store.copy_columns(conn, "hubspot.deals", deal_rows["table"])
+
+    # contacts
+    counts["contacts"] = store.copy_columns(
+        conn, "hubspot.contacts", _contacts_table(contacts, companies, s, owner_ids, today)
+    )
+    counts["companies"] = store.copy_columns(
+        conn, "hubspot.companies", _companies_table(spec, companies, block, contacts, s, owners)
+    )
+
+    # engagements
+    meetings = _meetings(rec, t, companies, owners, today)
+    counts["meetings"] = store.copy_columns(conn, "hubspot.meetings", meetings["table"])
+    store.copy_columns(
+        conn,
+        "world.meetings",
+        {
+            "meeting_id": meetings["id"],
+            "contact_id": meetings["contact_id"],
+            "source": np.full(len(meetings["id"]), "rep", dtype=object),
+        },
+    )
+    emails = _emails(rec, contacts, companies, owners, t)
+    counts["emails"] = store.copy_columns(conn, "hubspot.emails", emails["table"])
+
+    # associations
+    assoc = [
+        ("contacts", contacts.id, "companies", companies.id[co], contacts.created_at),
+        ("deals", deal_rows["id"], "contacts", deal_rows["contact_id"], deal_rows["created"]),
+        ("deals", deal_rows["id"], "companies", deal_rows["company_id"], deal_rows["created"]),
+        ("meetings", meetings["id"], "contacts", meetings["contact_id"], meetings["created"]),
+        ("emails", emails["id"], "contacts", emails["contact_id"], emails["created"]),
+    ]
+    counts["associations"] = sum(write_associations(conn, *a) for a in assoc)
+
+    # HubSpot marketing email events
+    counts["email_events"] = store.copy_columns(
+        conn, "hubspot.email_events", _email_events(rec, history, contacts, emails_lower)
+    )
+
+    # LinkedIn
+    counts.update(_linkedin(conn, rec, contacts, companies, owners, t))
+
+    # truth and pending items
+    counts["truth"] = store.copy_columns(conn, "world.contacts", truth_table(t, s))
+    pending = history.pending.remaining()
+    counts["scheduled"] = write_schedule(conn, pending, t.contact_id)
+    return counts
+
+
+def write_associations(
+    conn: psycopg.Connection, from_type: str, from_ids, to_type: str, to_ids, created
+) -> int:
+    from_ids = np.asarray(from_ids, dtype=np.int64)
+    if len(from_ids) == 0:
+        return 0
+    to_ids = np.asarray(to_ids, dtype=np.int64)
+    created = np.asarray(created, dtype=np.float64)
+    n = 0
+    for (a, b), (fi, ti) in (
+        ((from_type, to_type), (from_ids, to_ids)),
+        ((to_type, from_type), (to_ids, from_ids)),
+    ):
+        for type_id in ASSOCIATION_TYPES[(a, b)]:
+            n += store.copy_columns(
+                conn,
+                "hubspot.associations",
+                {
+                    "from_type": np.full(len(fi), a, dtype=object),
+                    "from_id": fi,
+                    "to_type": np.full(len(fi), b, dtype=object),
+                    "to_id": ti,
+                    "type_id": np.full(len(fi), type_id, dtype=np.int32),
+                    "created_at": store.ts(created),
+                },
+            )
+    return n
+
+
+def lifecycle_columns(
+    contacts_source: np.ndarray, s, created_at: np.ndarray, today: float
+) -> dict[str, np.ndarray]:
+    """Lifecycle stage, its dates and the lead status from the simulation state."""
+    n = len(created_at)
+    subscriber_source = np.isin(
+        contacts_source,
+        [catalog.LEAD_SOURCES.index("EMAIL_MARKETING"), catalog.LEAD_SOURCES.index("SOCIAL_MEDIA")],
+    )
+
+    def known(x):
+        return ~np.isnan(x) & (x <= today)
+
+    stage = np.where(subscriber_source, "subscriber", "lead").astype(object)
+    stage = np.where(known(s.mql_at), "marketingqualifiedlead", stage)
+    stage = np.where(known(s.sql_at), "salesqualifiedlead", stage)
+    stage = np.where(known(s.converted_at), "opportunity", stage)
+    stage = np.where(known(s.customer_at), "customer", stage)
+    lead_date = np.where(subscriber_source, s.mql_at, created_at)
+    status = np.full(n, "NEW", dtype=object)
+    status = np.where(~np.isnan(s.sales_touched_at), "ATTEMPTED_TO_CONTACT", status)
+    status = np.where(~np.isnan(s.last_reply_at), "CONNECTED", status)
+    status = np.where(s.hs_optout | s.hs_bounced, "UNQUALIFIED", status)
+    status = np.where(known(s.converted_at), "OPEN_DEAL", status)
+    status = np.where(known(s.customer_at), "", status)
+
+    def clip(x):
+        return np.where(known(x), x, np.nan)
+
+    return {
+        "lifecyclestage": stage,
+        "hs_lead_status": status,
+        "hs_lifecyclestage_lead_date": clip(lead_date),
+        "hs_lifecyclestage_marketingqualifiedlead_date": clip(s.mql_at),
+        "hs_lifecyclestage_salesqualifiedlead_date": clip(s.sql_at),
+        "hs_lifecyclestage_opportunity_date": clip(s.converted_at),
+        "hs_lifecyclestage_customer_date": clip(s.customer_at),
+    }
+
+
+def _contacts_table(contacts: Contacts, companies: Companies, s, owner_ids: np.ndarray, today: float) -> dict:
+    co = contacts.company
+    life = lifecycle_columns(contacts.source, s, contacts.created_at, today)
+    updated = np.fmax(
+        contacts.created_at, np.where(s.modified_at <= today, s.modified_at, contacts.created_at)
+    )
+    li = np.where(
+        contacts.linkedin_slug != "",
+        np.char.add("https://www.linkedin.com/in/", contacts.linkedin_slug.astype(str)),
+        "",
+    )
+    return {
+        "id": contacts.id,
+        "created_at": store.ts(contacts.created_at),
+        "updated_at": store.ts(updated),
+        "email": contacts.email.astype(object),
+        "firstname": contacts.first_name.astype(object),
+        "lastname": contacts.last_name.astype(object),
+        "jobtitle": contacts.jobtitle.astype(object),
+        "seniority": np.array(catalog.SENIORITIES, dtype=object)[contacts.seniority],
+        "job_function": np.array(catalog.JOB_FUNCTIONS, dtype=object)[contacts.function],
+        "company": companies.name[co].astype(object),
+        "associatedcompanyid": companies.id[co],
+        "country": np.array([c.name for c in catalog.COUNTRIES], dtype=object)[contacts.country],
+        "timezone": np.array(catalog.TIMEZONES, dtype=object)[contacts.timezone],
+        "linkedin_url": store.texts(li),
+        "lifecyclestage": life["lifecyclestage"],
+        "hs_lead_status": store.texts(life["hs_lead_status"]),
+        "hs_lifecyclestage_lead_date": store.ts(life["hs_lifecyclestage_lead_date"]),
+        "hs_lifecyclestage_marketingqualifiedlead_date": store.ts(
+            life["hs_lifecyclestage_marketingqualifiedlead_date"]
+        ),
+        "hs_lifecyclestage_salesqualifiedlead_date": store.ts(
+            life["hs_lifecyclestage_salesqualifiedlead_date"]
+        ),
+        "hs_lifecyclestage_opportunity_date": store.ts(life["hs_lifecyclestage_opportunity_date"]),
+        "hs_lifecyclestage_customer_date": store.ts(life["hs_lifecyclestage_customer_date"]),
+        "hs_analytics_source": np.array(catalog.LEAD_SOURCES, dtype=object)[contacts.source],
+        "marketing_consent": np.array(catalog.CONSENTS, dtype=object)[contacts.consent],
+        "hs_email_optout": s.hs_optout,
+        "hubspot_owner_id": owner_ids,
+    }
+
+
+def _companies_table(
+    spec: WorldSpec, companies: Companies, block, contacts: Contacts, s, owners: Owners
+) -> dict:
+    a, b = block
+    ids = np.arange(a, b)
+    local = contacts.company - a
+    today = spec.today_ts
+    first_created = np.full(b - a, np.inf)
+    np.minimum.at(first_created, local, contacts.created_at)
+    rng = stream(spec.seed, "company-created", a)
+    created = first_created - rng.integers(1, 30, b - a) * DAY - rng.random(b - a) * DAY
+    conv = np.where(s.converted_at <= today, s.converted_at, np.nan)
+    cust = np.where(s.customer_at <= today, s.customer_at, np.nan)
+    any_conv = np.zeros(b - a, dtype=bool)
+    any_cust = np.zeros(b - a, dtype=bool)
+    np.logical_or.at(any_conv, local, ~np.isnan(conv))
+    np.logical_or.at(any_cust, local, ~np.isnan(cust))
+    last_change = np.full(b - a, -np.inf)
+    np.maximum.at(last_change, local, np.nan_to_num(np.fmax(conv, cust), nan=-np.inf))
+    updated = np.maximum(created, last_change)
+    lifecycle = np.where(any_cust, "customer", np.where(any_conv, "opportunity", "lead")).astype(object)
+    certs = companies.certifications[ids]
+    cert_text = np.array(
+        [";".join(c for c, on in zip(catalog.CERTIFICATIONS, row, strict=True) if on) for row in certs],
+        dtype=object,
+    )
+    seg = companies.segment[ids]
+    return {
+        "id": companies.id[ids],
+        "created_at": store.ts(created),
+        "updated_at": store.ts(updated),
+        "name": companies.name[ids].astype(object),
+        "domain": companies.domain[ids].astype(object),
+        "industry": np.array([catalog.SEGMENT_INDUSTRY[catalog.SEGMENTS[g]] for g in seg], dtype=object),
+        "cleantech_segment": np.array(catalog.SEGMENTS, dtype=object)[seg],
+        "numberofemployees": companies.employees[ids],
+        "annualrevenue": companies.annual_revenue[ids],
+        "revenue_band": np.array(catalog.REVENUE_BANDS, dtype=object)[companies.revenue_band[ids]],
+        "country": np.array([c.name for c in catalog.COUNTRIES], dtype=object)[companies.country[ids]],
+        "timezone": np.array(catalog.TIMEZONES, dtype=object)[companies.timezone[ids]],
+        "funding_stage": np.array(catalog.FUNDING_STAGES, dtype=object)[companies.funding[ids]],
+        "founded_year": companies.founded_year[ids],
+        "emissions_intensity": companies.emissions_intensity[ids],
+        "renewable_share": companies.renewable_share[ids],
+        "sbti_status": np.array(catalog.SBTI_STATUSES, dtype=object)[companies.sbti[ids]],
+        "esg_disclosure_score": companies.esg_score[ids],
+        "certifications": store.texts(cert_text),
+        "hubspot_owner_id": owners.id[companies.owner[ids]],
+        "lifecyclestage": lifecycle,
+    }
+
+
+def _deals(conv: dict, stages: dict, t, companies: Companies, owners: Owners, today: float) -> dict:
+    if not conv:
+        empty = np.zeros(0, dtype=np.int64)
+        return {
+            "table": {"id": empty},
+            "id": empty,
+            "contact_id": empty,
+            "company_id": empty,
+            "created": np.zeros(0),
+        }
+    deal_id = conv["deal_id"]
+    idx = conv["idx"]
+    order = np.argsort(deal_id)
+    deal_id, idx = deal_id[order], idx[order]
+    created = conv["at"][order]
+    amount = conv["amount"][order]
+    expected = conv["expected_close"][order]
+    stage = np.zeros(len(deal_id), dtype=np.int64)
+    updated = created.copy()
+    closed_at = np.full(len(deal_id), np.nan)
+    if stages:
+        seen = stages["at"] <= today
+        st_deal, st_at, st_stage = stages["deal_id"][seen], stages["at"][seen], stages["stage"][seen]
+        o = np.lexsort((st_at, st_deal))
+        st_deal, st_at, st_stage = st_deal[o], st_at[o], st_stage[o]
+        last = np.r_[st_deal[1:] != st_deal[:-1], True]
+        pos = np.searchsorted(deal_id, st_deal[last])
+        stage[pos] = st_stage[last]
+        updated[pos] = st_at[last]
+        is_closed = np.isin(st_stage[last], [5, 6])
+        closed_at[pos[is_closed]] = st_at[last][is_closed]
+    company_id = t.company_id[idx]
+    company_name = _company_names_by_id(companies, company_id)
+    segment = np.array(catalog.SEGMENTS, dtype=object)[t.segment[idx]]
+    dealname = np.char.add(
+        np.char.add(company_name.astype(str), " - "), np.char.replace(segment.astype(str), "_", " ")
+    )
+    dealname = np.char.add(dealname, " project")
+    table = {
+        "id": deal_id,
+        "created_at": store.ts(created),
+        "updated_at": store.ts(updated),
+        "dealname": dealname.astype(object),
+        "amount": amount,
+        "dealstage": np.array(catalog.DEAL_STAGES, dtype=object)[stage],
+        "pipeline": np.full(len(deal_id), "default", dtype=object),
+        "closedate": store.ts(np.where(np.isnan(closed_at), expected, closed_at)),
+        "hubspot_owner_id": owners.id[t.owner[idx]],
+    }
+    return {
+        "table": table,
+        "id": deal_id,
+        "contact_id": t.contact_id[idx],
+        "company_id": company_id,
+        "created": created,
+    }
+
+
+def _company_names_by_id(companies: Companies, company_ids: np.ndarray) -> np.ndarray:
+    from growthlab.sandbox.population import COMPANY_ID_BASE
+
+    return companies.name[np.asarray(company_ids) - COMPANY_ID_BASE]
+
+
+def _meetings(rec, t, companies: Companies, owners: Owners, today: float) -> dict:
+    m = rec.get("meeting")
+    if not m:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"table": {"id": empty}, "id": empty, "contact_id": empty, "created": np.zeros(0)}
+    outcome = np.full(len(m["ref"]), OUT_SCHEDULED, dtype=np.int64)
+    updated = np.asarray(m["booked_at"], dtype=np.float64).copy()
+    out = rec.get("meeting_outcome")
+    if out:
+        seen = out["at"] <= today
+        order = np.argsort(m["ref"])
+        pos = order[np.searchsorted(m["ref"][order], out["ref"][seen])]
+        outcome[pos] = out["outcome"][seen]
+        updated[pos] = out["at"][seen]
+    idx = m["idx"]
+    names = _company_names_by_id(companies, t.company_id[idx])
+    title = np.char.add("Discovery call: ", names.astype(str)).astype(object)
+    table = {
+        "id": m["ref"],
+        "created_at": store.ts(m["booked_at"]),
+        "updated_at": store.ts(updated),
+        "hs_meeting_title": title,
+        "hs_meeting_body": np.full(len(idx), "Intro call booked after a reply.", dtype=object),
+        "hs_timestamp": store.ts(m["start"]),
+        "hs_meeting_start_time": store.ts(m["start"]),
+        "hs_meeting_end_time": store.ts(m["end"]),
+        "hs_meeting_outcome": np.array(catalog.MEETING_OUTCOMES, dtype=object)[outcome],
+        "hubspot_owner_id": owners.id[m["owner"]],
+    }
+    return {"table": table, "id": m["ref"], "contact_id": t.contact_id[idx], "created": m["booked_at"]}
+
+
+def message_id_header(ref: int | np.ndarray, contact_id: int | np.ndarray) -> np.ndarray:
+    return np.char.add(
+        np.char.add(
+            np.char.add("<", np.asarray(ref).astype(str)),
+            np.char.add(".", np.asarray(contact_id).astype(str)),
+        ),
+        "@mail.growthlab-energy.com>",
+    )
+
+
+def _emails(rec, contacts: Contacts, companies: Companies, owners: Owners, t) -> dict:
+    sends = rec.get("email_send")
+    replies = rec.get("reply")
+    ids, contact_ids, created, parts = [], [], [], []
+    if sends:
+        sales = sends["channel"] == CH_HS_SALES
+        ref, idx, at, angle = (
+            sends["ref"][sales],
+            sends["idx"][sales],
+            sends["at"][sales],
+            sends["angle"][sales],
+        )
+        owner = t.owner[idx]
+        company = _company_names_by_id(companies, t.company_id[idx])
+        subject = np.array(
+            [
+                content.SALES_SUBJECTS[content.angle_name(a)].format(company=c)
+                for a, c in zip(angle, company, strict=True)
+            ],
+            dtype=object,
+        )
+        step = sends["step"][sales]
+        subject = np.where(step > 1, np.char.add("Re: ", subject.astype(str)), subject).astype(object)
+        mid = message_id_header(ref, t.contact_id[idx])
+        headers = np.array(
+            [
+                json.dumps({"Message-ID": m, "From": owners.email[o], "To": contacts.email[i]})
+                for m, o, i in zip(mid, owner, idx, strict=True)
+            ],
+            dtype=object,
+        )
+        parts.append(
+            {
+                "id": ref,
+                "created_at": store.ts(at),
+                "updated_at": store.ts(at),
+                "hs_timestamp": store.ts(at),
+                "hs_email_direction": np.full(len(ref), "EMAIL", dtype=object),
+                "hs_email_subject": subject,
+                "hs_email_text": np.full(len(ref), "", dtype=object),
+                "hs_email_status": np.full(len(ref), "SENT", dtype=object),
+                "hs_email_headers": headers,
+                "hubspot_owner_id": owners.id[owner],
+            }
+        )
+        ids.append(ref)
+        contact_ids.append(t.contact_id[idx])
+        created.append(at)
+    if replies:
+        ref, idx, at, rid = replies["ref"], replies["idx"], replies["at"], replies["reply_id"]
+        in_reply = np.where(
+            replies["channel"] == CH_HS_MARKETING,
+            np.char.add(np.char.add("<", ref.astype(str)), "@hubspot-mail.growthlab-energy.com>"),
+            message_id_header(ref, t.contact_id[idx]),
+        )
+        owner = t.owner[idx]
+        text = content.pick(content.REPLY_TEXTS, rid)
+        headers = np.array(
+            [
+                json.dumps(
+                    {
+                        "Message-ID": f"<reply-{r}@{contacts.email[i].split('@')[1]}>",
+                        "In-Reply-To": irt,
+                        "From": contacts.email[i],
+                        "To": owners.email[o],
+                    }
+                )
+                for r, irt, i, o in zip(rid, in_reply, idx, owner, strict=True)
+            ],
+            dtype=object,
+        )
+        parts.append(
+            {
+                "id": rid,
+                "created_at": store.ts(at),
+                "updated_at": store.ts(at),
+                "hs_timestamp": store.ts(at),
+                "hs_email_direction": np.full(len(rid), "INCOMING_EMAIL", dtype=object),
+                "hs_email_subject": np.full(len(rid), "Re: your email", dtype=object),
+                "hs_email_text": text,
+                "hs_email_status": np.full(len(rid), "SENT", dtype=object),
+                "hs_email_headers": headers,
+                "hubspot_owner_id": owners.id[owner],
+            }
+        )
+        ids.append(rid)
+        contact_ids.append(t.contact_id[idx])
+        created.append(at)
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"table": {"id": empty}, "id": empty, "contact_id": empty, "created": np.zeros(0)}
+    import pyarrow as pa
+
+    table = {
+        k: pa.concat_arrays([pa.array(p[k]) if not isinstance(p[k], pa.Array) else p[k] for p in parts])
+        for k in parts[0]
+    }
+    return {
+        "table": table,
+        "id": np.concatenate(ids),
+        "contact_id": np.concatenate(contact_ids),
+        "created": np.concatenate(created),
+    }
+
+
+def _email_events(rec, history: BlockHistory, contacts: Contacts, emails_lower: np.ndarray) -> dict:
+    ev = rec.get("email_event")
+    sends = rec.get("email_send")
+    camp = rec.get("campaign_send")
+    if not ev:
+        return {"id": np.zeros(0, dtype=np.int64)}
+    hs = ev["channel"] == CH_HS_MARKETING
+    ref, idx, at, code, aux = ev["ref"][hs], ev["idx"][hs], ev["at"][hs], ev["code"][hs], ev["aux"][hs]
+    mk = sends["channel"] == CH_HS_MARKETING
+    send_ref, send_at = sends["ref"][mk], sends["at"][mk]
+    order = np.argsort(send_ref)
+    send_ref, send_at = send_ref[order], send_at[order]
+    pos = np.searchsorted(send_ref, ref)
+    sent_by_at = send_at[pos]
+    corder = np.argsort(camp["ref"])
+    campaign = camp["campaign"][corder][np.searchsorted(camp["ref"][corder], ref)]
+    ids = history.ids.take("email_event", len(ref))
+    ids = np.where(code == 0, ref, ids)  # a SENT event's id is its send's ref
+    detail = np.full(len(ref), None, dtype=object)
+    click = code == EV_CLICK
+    detail[click] = CLICK_URLS[aux[click] % len(CLICK_URLS)]
+    dropped = code == EV_DROPPED
+    detail[dropped] = np.where(aux[dropped] == DROP_BOUNCED, "PREVIOUSLY_BOUNCED", "PREVIOUS_SPAM")
+    detail[code == 3] = "HARD_BOUNCE"
+    detail[code == EV_UNSUBSCRIBE] = "UNSUBSCRIBED"
+    detail[code == 7] = "SPAMREPORT"
+    return {
+        "id": ids,
+        "created": np.round(at * 1000).astype(np.int64),
+        "type": HUBSPOT_EVENT_TYPES[code],
+        "recipient": emails_lower[idx].astype(object),
+        "campaign_id": campaign,
+        "sent_by_id": ref,
+        "sent_by_at": np.round(sent_by_at * 1000).astype(np.int64),
+        "filtered": (code == EV_OPEN) & (aux == 1),
+        "detail": store.texts(detail),
+        "contact_id": contacts.id[idx],
+    }
+
+
+def _linkedin(conn, rec, contacts: Contacts, companies: Companies, owners: Owners, t) -> dict[str, int]:
+    counts = {}
+    inv = rec.get("li_invite")
+    acc = rec.get("li_accept")
+    if not inv:
+        return counts
+    idx = inv["idx"]
+    url = np.char.add("https://www.linkedin.com/in/", contacts.linkedin_slug[idx].astype(str))
+    accepted_at = np.full(len(idx), np.nan)
+    if acc:
+        order = np.argsort(inv["ref"])
+        pos = order[np.searchsorted(inv["ref"][order], acc["ref"])]
+        accepted_at[pos] = acc["at"]
+    first = contacts.first_name[idx].astype(str)
+    company = _company_names_by_id(companies, t.company_id[idx]).astype(str)
+    notes = np.array(
+        [
+            content.LINKEDIN_NOTES[r % len(content.LINKEDIN_NOTES)].format(first=f, company=c)
+            if note
+            else None
+            for r, f, c, note in zip(inv["ref"], first, company, inv["has_note"], strict=True)
+        ],
+        dtype=object,
+    )
+    owner_id = owners.id[t.owner[idx]]
+    status = np.where(np.isnan(accepted_at), "sent", "accepted").astype(object)
+    counts["li_invitations"] = store.copy_columns(
+        conn,
+        "linkedin.invitations",
+        {
+            "id": inv["ref"],
+            "owner_id": owner_id,
+            "contact_id": t.contact_id[idx],
+            "profile_url": url.astype(object),
+            "message": store.texts(notes),
+            "requested_at": store.ts(inv["at"]),
+            "sent_at": store.ts(inv["at"]),
+            "status": status,
+            "responded_at": store.ts(accepted_at),
+            "source": np.full(len(idx), "history", dtype=object),
+        },
+    )
+    if acc:
+        a_idx = acc["idx"]
+        shares_email = hash_share(acc["ref"])
+        counts["li_connections"] = store.copy_columns(
+            conn,
+            "linkedin.connections",
+            {
+                "owner_id": owners.id[t.owner[a_idx]],
+                "contact_id": t.contact_id[a_idx],
+                "first_name": contacts.first_name[a_idx].astype(object),
+                "last_name": contacts.last_name[a_idx].astype(object),
+                "profile_url": np.char.add(
+                    "https://www.linkedin.com/in/", contacts.linkedin_slug[a_idx].astype(str)
+                ).astype(object),
+                "email": store.texts(np.where(shares_email, contacts.email[a_idx], "")),
+                "company": _company_names_by_id(companies, t.company_id[a_idx]).astype(object),
+                "position": contacts.jobtitle[a_idx].astype(object),
+                "connected_at": store.ts(acc["at"]),
+            },
+        )
+    msgs = rec.get("li_message")
+    if msgs:
+        m_idx = msgs["idx"]
+        m_owner = owners.id[t.owner[m_idx]]
+        direction = np.where(msgs["direction"] == 0, "out", "in").astype(object)
+        first = contacts.first_name[m_idx].astype(str)
+        company = _company_names_by_id(companies, t.company_id[m_idx]).astype(str)
+        text = np.array(
+            [
+                content.LINKEDIN_MESSAGES[content.angle_name(int(a))].format(first=f, company=c)
+                if d == 0
+                else content.LINKEDIN_REPLIES[int(r) % len(content.LINKEDIN_REPLIES)]
+                for a, f, c, d, r in zip(
+                    msgs["angle"], first, company, msgs["direction"], msgs["ref"], strict=True
+                )
+            ],
+            dtype=object,
+        )
+        counts["li_messages"] = store.copy_columns(
+            conn,
+            "linkedin.messages",
+            {
+                "id": msgs["ref"],
+                "conversation_id": conversation_ids(m_owner, t.contact_id[m_idx]).astype(object),
+                "owner_id": m_owner,
+                "contact_id": t.contact_id[m_idx],
+                "profile_url": np.char.add(
+                    "https://www.linkedin.com/in/", contacts.linkedin_slug[m_idx].astype(str)
+                ).astype(object),
+                "direction": direction,
+                "content": text,
+                "angle": store.texts(
+                    np.array(
+                        [content.angle_name(int(a)) if a >= 0 else "" for a in msgs["angle"]], dtype=object
+                    )
+                ),
+                "requested_at": store.ts(msgs["at"]),
+                "sent_at": store.ts(msgs["at"]),
+                "status": np.full(len(m_idx), "sent", dtype=object),
+                "source": np.full(len(m_idx), "history", dtype=object),
+                "reply_to": np.where(msgs["reply_to"] > 0, msgs["reply_to"], 0),
+            },
+        )
+    return counts
+
+
+def hash_share(keys: np.ndarray) -> np.ndarray:
+    """About a fifth of connections let their connections see their email address."""
+    return (np.asarray(keys, dtype=np.int64) * 2654435761 % 97) < 20
+
+
+def conversation_ids(owner_ids: np.ndarray, contact_ids: np.ndarray) -> np.ndarray:
+    import base64
+
+    return np.array(
+        [
+            "2-" + base64.b64encode(f"conversation-{o}-{c}".encode()).decode()
+            for o, c in zip(np.asarray(owner_ids), np.asarray(contact_ids), strict=True)
+        ]
+    )
+
+
+def truth_table(t, s) -> dict:
+    return {
+        "contact_id": t.contact_id,
+        "company_id": t.company_id,
+        "owner_index": t.owner.astype(np.int32),
+        "segment": t.segment.astype(np.int16),
+        "seniority": t.seniority.astype(np.int16),
+        "job_function": t.function.astype(np.int16),
+        "region": t.region.astype(np.int16),
+        "timezone": t.timezone.astype(np.int16),
+        "revenue_band": t.revenue_band.astype(np.int16),
+        "fit": t.fit,
+        "latent": t.latent,
+        "responsiveness": t.responsiveness,
+        "apple_mail": t.apple,
+        "invalid_email": t.invalid_email,
+        "consent_ok": t.consent_ok,
+        "has_linkedin": t.has_linkedin,
+        "created_at": store.ts(t.created_at),
+        "residual": s.residual,
+        "warmth": s.warmth,
+        "fatigue": s.fatigue,
+        "last_touch_at": store.ts(s.last_touch),
+        "converted_at": store.ts(s.converted_at),
+        "hs_optout": s.hs_optout,
+        "hs_bounced": s.hs_bounced,
+        "hs_spam": s.hs_spam,
+        "sales_touched_at": store.ts(s.sales_touched_at),
+        "li_invited": s.li_invited,
+        "li_connected": s.li_connected,
+        "last_reply_at": store.ts(s.last_reply_at),
+        "mql_at": store.ts(s.mql_at),
+        "sql_at": store.ts(s.sql_at),
+        "customer_at": store.ts(s.customer_at),
+    }
+
+
+def write_schedule(conn: psycopg.Connection, items: Items, contact_ids: np.ndarray) -> int:
+    if len(items) == 0:
+        return 0
+    return store.copy_columns(
+        conn,
+        "world.schedule",
+        {
+            "kind": items.kind.astype(np.int16),
+            "due_at": store.ts(items.at),
+            "contact_id": contact_ids[items.idx],
+            "ref": items.ref,
+            "code": items.code,
+            "channel": items.channel.astype(np.int16),
+            "aux": items.aux,
+        },
+    )
+
+
+# ---- the owners' wider network, calendars ----------------------------------------------------
+def _write_network(conn: psycopg.Connection, spec: WorldSpec, owners: Owners) -> int:
+    """People in each rep's network who are not in HubSpot (and a few deactivated members)."""
+    total = 0
+    for k in range(len(owners)):
+        rng = stream(spec.seed, "network", k)
+        n = int(40 + spec.size.contacts / len(owners) * 0.15)
+        first = rng.choice(np.array(catalog.FIRST_NAMES), n).astype(str)
+        last = rng.choice(np.array(catalog.LAST_NAMES), n).astype(str)
+        slug = np.char.add(
+            np.char.add(np.char.add(np.char.lower(first), "-"), np.char.lower(last)),
+            np.char.add("-", token_hex(rng, n, 6)),
+        )
+        urls = np.char.add("https://www.linkedin.com/in/", slug)
+        deactivated = rng.random(n) < 0.03
+        connected = spec.history_start - rng.exponential(700, n) * DAY
+        companies = rng.choice(
+            np.array(
+                [
+                    "Northwind Consulting",
+                    "Contoso Energy Advisors",
+                    "Fabrikam Capital",
+                    "Tailspin Ventures",
+                    "Litware Labs",
+                    "Adatum Partners",
+                ]
+            ),
+            n,
+        )
+        store.copy_columns(
+            conn,
+            "linkedin.connections",
+            {
+                "owner_id": np.full(n, owners.id[k]),
+                "first_name": np.where(deactivated, "", first).astype(object),
+                "last_name": np.where(deactivated, "", last).astype(object),
+                "profile_url": np.where(deactivated, np.char.add("urn:deactivated:", slug), urls).astype(
+                    object
+                ),
+                "email": store.texts(
+                    np.where(
+                        rng.random(n) < 0.2,
+                        np.char.add(np.char.add(np.char.lower(first), "@"), "example.org"),
+                        "",
+                    )
+                ),
+                "company": np.where(deactivated, "", companies).astype(object),
+                "position": np.where(
+                    deactivated,
+                    "",
+                    rng.choice(np.array(["Partner", "Advisor", "Investor", "Consultant", "Analyst"]), n),
+                ).astype(object),
+                "connected_at": store.ts(connected),
+            },
+        )
+        total += n
+    return total
+
+
+def owners_from_db(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "select owner_id, timezone, workday_start_min, workday_end_min from world.owners order by owner_id"
+    ).fetchall()
+
+
+def write_owner_busy(
+    conn: psycopg.Connection, seed: int, owner_rows: list[tuple], start: float, end: float
+) -> int:
+    """Internal busy blocks on working days between `start` and `end` (appended, idempotent per day)."""
+    from zoneinfo import ZoneInfo
+
+    rows = []
+    first_day = int(np.floor(start / DAY))
+    last_day = int(np.floor(end / DAY))
+    titles = ("Team standup", "Pipeline review", "Customer call", "Focus time", "1:1", "Internal workshop")
+    for owner_id, tz, wstart, wend in owner_rows:
+        zone = ZoneInfo(tz)
+        for d in range(first_day, last_day):
+            day = datetime.fromtimestamp(d * DAY, tz=UTC).date()
+            if day.weekday() >= 5:
+                continue
+            rng = stream(seed, "busy", int(owner_id) % 100000, d)
+            for _ in range(int(rng.integers(1, 4))):
+                minute = int(wstart + 30 * rng.integers(0, max(1, (wend - wstart - 60) // 30)))
+                length = int(rng.choice([30, 60, 90]))
+                local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+                starts = local.astimezone(UTC)
+                rows.append((owner_id, starts, starts + timedelta(minutes=length), str(rng.choice(titles))))
+    with conn.cursor() as cur:
+        cur.execute(
+            "delete from world.owner_busy where starts_at >= %s and starts_at < %s",
+            (to_datetime(first_day * DAY), to_datetime(last_day * DAY)),
+        )
+        cur.executemany(
+            "insert into world.owner_busy (owner_id, starts_at, ends_at, title) values (%s, %s, %s, %s)", rows
+        )
+    return len(rows)
+
+
+# ---- server state ----------------------------------------------------------------------------
+def _write_server_state(conn: psycopg.Connection, spec: WorldSpec) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    import base64
+
+    store.set_meta(
+        conn,
+        "secrets",
+        {
+            "hubspot_token": f"pat-na1-{uuid.uuid4()}",
+            "hubspot_readonly_token": f"pat-na1-{uuid.uuid4()}",
+            "sendgrid_api_key": f"SG.{secrets.token_urlsafe(16)[:22]}.{secrets.token_urlsafe(32)[:43]}",
+            "linkedin_token": f"li-{secrets.token_urlsafe(24)}",
+            "admin_token": secrets.token_urlsafe(24),
+        },
+    )
+    store.set_meta(
+        conn,
+        "sendgrid_signing",
+        {"private_pem": private_pem, "public_key": base64.b64encode(public_der).decode()},
+    )
+    store.set_meta(conn, "sendgrid_webhook", {"enabled": False, "url": "", "signed": False})
+    store.set_meta(conn, "faults", {})
+    store.set_clock(conn, to_datetime(spec.today_ts))
+    store.set_meta(conn, "world", spec.as_meta())
+    store.set_meta(conn, "generated_at", datetime.now(UTC).isoformat())

@@ -1,0 +1,22 @@
+-- Secondary indexes of the sandbox database, created after the bulk load (idempotent).
+create index if not exists contacts_updated_idx on hubspot.contacts (updated_at, id);
+create index if not exists contacts_email_idx on hubspot.contacts (lower(email));
+create index if not exists contacts_created_idx on hubspot.contacts (created_at, id);
+create index if not exists companies_updated_idx on hubspot.companies (updated_at, id);
+create index if not exists deals_updated_idx on hubspot.deals (updated_at, id);
+create index if not exists meetings_updated_idx on hubspot.meetings (updated_at, id);
+create index if not exists meetings_owner_idx on hubspot.meetings (hubspot_owner_id, hs_meeting_start_time);
+create index if not exists emails_updated_idx on hubspot.emails (updated_at, id);
+create unique index if not exists associations_pk on hubspot.associations (from_type, from_id, to_type, to_id, type_id);
+create index if not exists email_events_paging_idx on hubspot.email_events (created, id);
+create index if not exists email_events_recipient_idx on hubspot.email_events (recipient);
+create index if not exists schedule_due_idx on world.schedule (due_at);
+create index if not exists owner_busy_idx on world.owner_busy (owner_id, starts_at);
+create index if not exists sg_messages_status_idx on sendgrid.messages (status, effective_at);
+create index if not exists sg_messages_xid_idx on sendgrid.messages (x_message_id);
+create index if not exists sg_events_undelivered_idx on sendgrid.events (occurred_at) where delivery_id is null;
+create index if not exists sg_deliveries_due_idx on sendgrid.deliveries (next_attempt_at) where delivered_at is null;
+create index if not exists li_invitations_owner_idx on linkedin.invitations (owner_id, status);
+create index if not exists li_invitations_contact_idx on linkedin.invitations (contact_id);
+create index if not exists li_messages_owner_idx on linkedin.messages (owner_id, status);
+create index if not exists li_adapter_events_idx on linkedin.adapter_events (id);
