@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "growthlab.airflow_cli",
     "growthlab.mlflow_cli",
     "growthlab.transform.cli",
+    "growthlab.sources.cli",
     "growthlab.demo",
 ]
 
