@@ -25,6 +25,7 @@ from growthlab.sandbox.history import (
     nurture_campaign_id,
     simulate_block,
 )
+from growthlab.sandbox.hubspot.properties import ASSOCIATION_TYPES
 from growthlab.sandbox.population import (
     Companies,
     Contacts,
@@ -80,20 +81,6 @@ CLICK_URLS = np.array(
     ],
     dtype=object,
 )
-# HubSpot-defined association type ids (v4): (from, to) -> [type ids]; the first is the default.
-ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, ...]] = {
-    ("contacts", "companies"): (279, 1),
-    ("companies", "contacts"): (280, 2),
-    ("deals", "contacts"): (3,),
-    ("contacts", "deals"): (4,),
-    ("deals", "companies"): (341, 5),
-    ("companies", "deals"): (342, 6),
-    ("meetings", "contacts"): (200,),
-    ("contacts", "meetings"): (199,),
-    ("emails", "contacts"): (198,),
-    ("contacts", "emails"): (197,),
-}
-PRIMARY_TYPE_IDS = {1, 2, 5, 6}
 
 
 @dataclass(frozen=True)
