@@ -199,12 +199,13 @@ class BatchLoad:
                     )
                     counts.rows_inserted += inserted
                     counts.rows_updated += updated
+                if self.after_publish is not None:  # sees the batch's landed rows, in the same transaction
+                    self.after_publish(self.conn)
+                if landed:
                     self.conn.execute(
                         sql.SQL("delete from {} where _batch_id = %s").format(self.landing.ident()),
                         (self.batch.batch_id,),
                     )
-                if self.after_publish is not None:
-                    self.after_publish(self.conn)
                 finish_batch(self.conn, self.batch)
             self.conn.commit()
             return self.batch

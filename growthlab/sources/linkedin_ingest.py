@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 from expectations.linkedin import suites
 from expectations.runner import SystemicDataQualityError
 from growthlab.config import Settings, get_settings
-from growthlab.sources.batches import start_batch
+from growthlab.sources.batches import finish_batch, start_batch
 from growthlab.sources.contact_matching import MatchChanges, refresh_matches
 from growthlab.sources.landing import BatchLoad, Validator, raw_target
 from growthlab.sources.linkedin_export import (
@@ -107,9 +107,10 @@ def ingest_inbox(
     run_id: str | None = None,
     move_processed: bool = True,
     validator: Validator | None = None,
+    match: bool = True,
 ) -> InboxResult:
-    """Ingest every pending archive, then refresh contact matches. Raises LinkedInIngestError at
-    the end if any archive failed (the others are in)."""
+    """Ingest every pending archive, then (with `match`) refresh contact matches. Raises
+    LinkedInIngestError at the end if any archive failed (the others are in)."""
     result = InboxResult()
     table_suites = suites(as_of)
     with connect(url) as conn:
@@ -138,16 +139,8 @@ def ingest_inbox(
                         total[k] += c[k]
             if move_processed:
                 _move(path, inbox / PROCESSED, parsed.export_id)
-        batch = start_batch(conn, "linkedin", "contact_matches", run_id=run_id, interval_end=as_of)
-        result.matches = refresh_matches(conn, as_of=as_of, batch_id=batch.batch_id)
-        from growthlab.sources.batches import finish_batch
-
-        batch.counts.rows_in = result.matches.total
-        batch.counts.rows_inserted = result.matches.added
-        batch.counts.rows_updated = result.matches.changed
-        batch.details = {"removed": result.matches.removed}
-        finish_batch(conn, batch)
-        conn.commit()
+    if match:
+        result.matches = refresh_contact_matches(url, as_of=as_of, run_id=run_id)
     if result.errors:
         raise LinkedInIngestError(
             f"{len(result.errors)} LinkedIn archive(s) in {inbox} could not be ingested (the other "
@@ -218,3 +211,17 @@ def _move(path: Path, folder: Path, export_id: str) -> None:
         shutil.move(str(path), str(dest))
     except OSError as exc:  # the content hash still prevents a second ingestion
         log.warning("could not move %s to %s: %s", path, folder, exc)
+
+
+def refresh_contact_matches(url: str, *, as_of: datetime, run_id: str | None = None) -> MatchChanges:
+    """Re-link every connection to HubSpot contacts (recorded as batch linkedin.contact_matches)."""
+    with connect(url) as conn:
+        batch = start_batch(conn, "linkedin", "contact_matches", run_id=run_id, interval_end=as_of)
+        changes = refresh_matches(conn, as_of=as_of, batch_id=batch.batch_id)
+        batch.counts.rows_in = changes.total
+        batch.counts.rows_inserted = changes.added
+        batch.counts.rows_updated = changes.changed
+        batch.details = {"removed": changes.removed}
+        finish_batch(conn, batch)
+        conn.commit()
+    return changes
