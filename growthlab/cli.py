@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "growthlab.mlflow_cli",
     "growthlab.transform.cli",
     "growthlab.sources.cli",
+    "ml.cli",
     "growthlab.demo",
 ]
 

@@ -117,3 +117,4 @@ def dag_runner(settings, airflow_db):
 # Fixtures of each area live in tests/fixtures/<area>.py and are imported here, one line each.
 # ruff: noqa: E402, F401, F403
 from tests.fixtures.sandbox import *
+from tests.fixtures.ml import *

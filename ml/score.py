@@ -1,0 +1,364 @@
+"""Scoring every active contact with the champion, in chunks, with reasons only where they changed.
+
+One run scores the contacts of one as-of date of `marts.lead_features` (the newest at or before
+the run's "now"):
+
+1. the rows stream out of Postgres with COPY (ml/data.py), each with what ml.lead_scores holds for
+   the contact now (previous hashes, model version, as-of date, grade);
+2. per chunk: encode, predict (probability, fit, engagement, grade), hash the model inputs twice:
+   `features_hash` (exact) and `reasons_hash` (day counters bucketed, ml/features.CLOCK_BUCKETS);
+3. a row is written only if its inputs, the model version or the as-of date changed; its reasons
+   (TreeSHAP `pred_contrib`, 50-100x the cost of a prediction) are recomputed only if
+   `reasons_hash` or the model version changed; unchanged reasons are kept;
+4. written rows go with COPY into a temporary staging table, merged into ml.lead_scores in one
+   transaction with the history rows (ml.lead_score_history), the removal of contacts that left the
+   population, the PSI rows (ml.monitoring) and the run record (ml.scoring_runs). A failed run
+   changes nothing; a repeated run for the same as-of date and model writes nothing new.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from growthlab.warehouse.db import connect
+from ml.config import MLSettings
+from ml.data import scoring_as_of, stream_scoring_rows
+from ml.drift import SCORE_SUBJECT, DriftAccumulator, write_monitoring
+from ml.features import CLOCK_BUCKETS
+from ml.model import ScoringBundle
+from ml.reasons import ReasonWriter
+
+log = logging.getLogger(__name__)
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+FEATURES_SEED = 0x6C656164  # "lead"
+REASONS_SEED = 0x72656173  # "reas"
+
+
+class NothingToScore(RuntimeError):
+    """No rows or no model to score with; the message says what is missing."""
+
+
+def run_scoring(url: str, settings: MLSettings, now: date | None) -> ScoringResult:
+    """Score with the current champion (`models:/<name>@champion`)."""
+    from ml.registry import CHAMPION, alias_version, load_bundle
+
+    version = alias_version(settings, CHAMPION)
+    if version is None:
+        raise NothingToScore(
+            f"no {settings.model_name}@{CHAMPION} in the MLflow registry yet: train a model first "
+            f"(the lead_model_train DAG or `growthlab model train`)"
+        )
+    bundle = load_bundle(settings, version)
+    return score_contacts(url, settings, bundle, version, now=now)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+def row_hash(X: np.ndarray, seed: int) -> np.ndarray:
+    """A 64-bit hash per row of a float matrix (splitmix64 over the bit patterns), as int64."""
+    canonical = np.where(np.isnan(X), np.nan, X + 0.0)  # one NaN, and -0.0 == 0.0
+    bits = np.ascontiguousarray(canonical).view(np.uint64)
+    h = np.full(len(X), np.uint64(seed), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(X.shape[1]):
+            h = _mix(h ^ bits[:, j])
+    return h.view(np.int64)
+
+
+def bucketed(X: np.ndarray, features: list[str]) -> np.ndarray:
+    """X with every day counter replaced by its bucket (see ml/features.CLOCK_BUCKETS)."""
+    out = X.copy()
+    for name, edges in CLOCK_BUCKETS.items():
+        if name in features:
+            j = features.index(name)
+            column = out[:, j]
+            finite = ~np.isnan(column)
+            column[finite] = np.searchsorted(np.asarray(edges), column[finite], side="left")
+    return out
+
+
+@dataclass
+class ScoringResult:
+    as_of_date: date
+    model_version: str
+    rows_scored: int = 0
+    rows_written: int = 0
+    rows_reasoned: int = 0
+    rows_removed: int = 0
+    history_rows: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    max_psi: float = 0.0
+    drifted: list[str] = field(default_factory=list)
+    grades: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["as_of_date"] = self.as_of_date.isoformat()
+        return data
+
+
+STAGE_DDL = """
+create temporary table score_stage (
+    contact_id text not null,
+    probability double precision not null,
+    fit_score smallint not null,
+    engagement_score smallint not null,
+    grade text not null,
+    reasons jsonb,
+    features_hash bigint not null,
+    reasons_hash bigint not null,
+    history boolean not null
+) on commit drop
+"""
+STAGE_COLUMNS = (
+    "contact_id",
+    "probability",
+    "fit_score",
+    "engagement_score",
+    "grade",
+    "reasons",
+    "features_hash",
+    "reasons_hash",
+    "history",
+)
+
+
+def _differs(prev: pd.Series, current: np.ndarray) -> np.ndarray:
+    prev_values = (
+        prev.to_numpy(dtype=np.float64, na_value=np.nan) if prev.dtype != object else prev.to_numpy()
+    )
+    missing = pd.isna(prev).to_numpy()
+    return missing | (prev_values != current)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+
+    def add(self, name: str, started: float) -> float:
+        now = time.perf_counter()
+        self.totals[name] = self.totals.get(name, 0.0) + now - started
+        return now
+
+
+def score_chunk(
+    chunk: pd.DataFrame,
+    bundle: ScoringBundle,
+    version: str,
+    as_of: date,
+    writer: ReasonWriter,
+    drift: DriftAccumulator,
+    timer: _Timer,
+) -> tuple[pa.Table, dict[str, int]]:
+    """Predict one chunk; return the rows to write (as an Arrow table) and counters."""
+    t = time.perf_counter()
+    X = bundle.encoder.transform(chunk)
+    t = timer.add("encode", t)
+    pred = bundle.predict_matrix(X)
+    t = timer.add("predict", t)
+    features_hash = row_hash(X, FEATURES_SEED)
+    reasons_hash = row_hash(bucketed(X, bundle.features), REASONS_SEED)
+    drift.add(X, pred.probability)
+    t = timer.add("hash_drift", t)
+
+    new_model = (chunk["prev_model_version"].astype(object).to_numpy() != version) | chunk[
+        "prev_model_version"
+    ].isna().to_numpy()
+    prev_as_of = pd.to_datetime(chunk["prev_as_of_date"]).dt.date
+    new_date = (prev_as_of.to_numpy() != as_of) | prev_as_of.isna().to_numpy()
+    reason_rows = new_model | _differs(chunk["prev_reasons_hash"], reasons_hash)
+    write_rows = reason_rows | new_date | _differs(chunk["prev_features_hash"], features_hash)
+    grade_changed = chunk["prev_grade"].astype(object).to_numpy() != pred.grade
+    history_rows = reason_rows | (write_rows & grade_changed)
+
+    reasons = np.full(len(chunk), None, dtype=object)
+    idx = np.nonzero(reason_rows)[0]
+    if len(idx):
+        contributions = bundle.contributions(X[idx])
+        t = timer.add("contrib", t)
+        reasons[idx] = writer.render(X[idx], contributions)
+        t = timer.add("reasons_text", t)
+    keep = np.nonzero(write_rows)[0]
+    table = pa.table(
+        {
+            "contact_id": pa.array(chunk["contact_id"].to_numpy()[keep], pa.string()),
+            "probability": pa.array(pred.probability[keep], pa.float64()),
+            "fit_score": pa.array(pred.fit_score[keep], pa.int16()),
+            "engagement_score": pa.array(pred.engagement_score[keep], pa.int16()),
+            "grade": pa.array(pred.grade[keep].astype(object), pa.string()),
+            "reasons": pa.array(reasons[keep], pa.string()),
+            "features_hash": pa.array(features_hash[keep], pa.int64()),
+            "reasons_hash": pa.array(reasons_hash[keep], pa.int64()),
+            "history": pa.array(history_rows[keep], pa.bool_()),
+        }
+    )
+    timer.add("select", t)
+    grades = {g: int(n) for g, n in zip(*np.unique(pred.grade, return_counts=True), strict=True)}
+    return table, {
+        "scored": len(chunk),
+        "written": len(keep),
+        "reasoned": len(idx),
+        **{f"grade_{g}": n for g, n in grades.items()},
+    }
+
+
+def _copy_stage(cur, table: pa.Table) -> None:
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    with cur.copy(f"COPY score_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buf.getbuffer())
+
+
+MERGE_REASONED = """
+insert into ml.lead_scores as l (contact_id, probability, fit_score, engagement_score, grade, reasons,
+    model_version, features_hash, reasons_hash, as_of_date, scored_at)
+select contact_id, probability, fit_score, engagement_score, grade, reasons,
+    %(version)s, features_hash, reasons_hash, %(as_of)s, %(scored_at)s
+from score_stage where reasons is not null
+on conflict (contact_id) do update set
+    probability = excluded.probability, fit_score = excluded.fit_score,
+    engagement_score = excluded.engagement_score, grade = excluded.grade, reasons = excluded.reasons,
+    model_version = excluded.model_version, features_hash = excluded.features_hash,
+    reasons_hash = excluded.reasons_hash, as_of_date = excluded.as_of_date, scored_at = excluded.scored_at
+where l.as_of_date <= excluded.as_of_date
+"""
+MERGE_KEPT_REASONS = """
+update ml.lead_scores l set
+    probability = s.probability, fit_score = s.fit_score, engagement_score = s.engagement_score,
+    grade = s.grade, features_hash = s.features_hash, reasons_hash = s.reasons_hash,
+    as_of_date = %(as_of)s, scored_at = %(scored_at)s
+from score_stage s
+where s.contact_id = l.contact_id and s.reasons is null and l.as_of_date <= %(as_of)s
+"""
+APPEND_HISTORY = """
+insert into ml.lead_score_history (contact_id, as_of_date, model_version, reasons_hash, probability,
+    fit_score, engagement_score, grade, reasons, scored_at)
+select s.contact_id, %(as_of)s, %(version)s, s.reasons_hash, s.probability, s.fit_score,
+    s.engagement_score, s.grade, l.reasons, %(scored_at)s
+from score_stage s join ml.lead_scores l on l.contact_id = s.contact_id
+where s.history
+on conflict (contact_id, as_of_date, model_version, reasons_hash) do update set
+    probability = excluded.probability, fit_score = excluded.fit_score,
+    engagement_score = excluded.engagement_score, grade = excluded.grade, reasons = excluded.reasons,
+    scored_at = excluded.scored_at
+"""
+# After the merge every contact of this as-of date carries it (or a newer one): what is older left
+# the population (converted, deleted).
+REMOVE_INACTIVE = "delete from ml.lead_scores where as_of_date < %(as_of)s"
+
+
+def score_contacts(
+    url: str,
+    settings: MLSettings,
+    bundle: ScoringBundle,
+    version: str,
+    now: date | None = None,
+    as_of: date | None = None,
+) -> ScoringResult:
+    """Score the population of one as-of date with `bundle` (registered as `version`)."""
+    started = time.perf_counter()
+    as_of = as_of or scoring_as_of(url, now)
+    if as_of is None:
+        raise NothingToScore(
+            f"marts.lead_features has no row at or before {now}: build the marts before scoring"
+        )
+    scored_at = datetime.now(UTC)
+    result = ScoringResult(as_of_date=as_of, model_version=version)
+    writer = ReasonWriter(bundle.encoder)
+    drift = DriftAccumulator(bundle.drift, bundle.features)
+    timer = _Timer()
+    counters: dict[str, int] = {}
+    params = {"as_of": as_of, "version": version, "scored_at": scored_at}
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(STAGE_DDL)
+        t = time.perf_counter()
+        for chunk in stream_scoring_rows(url, as_of, settings.chunk_rows):
+            timer.add("read", t)
+            table, counts = score_chunk(chunk, bundle, version, as_of, writer, drift, timer)
+            t = time.perf_counter()
+            if table.num_rows:
+                _copy_stage(cur, table)
+            t = timer.add("write_stage", t)
+            for key, value in counts.items():
+                counters[key] = counters.get(key, 0) + value
+        t = time.perf_counter()
+        duplicates = cur.execute(
+            "select contact_id, count(*) from score_stage group by 1 having count(*) > 1 limit 5"
+        ).fetchall()
+        if duplicates:
+            raise ValueError(
+                f"marts.lead_features has several rows per contact at {as_of} (e.g. "
+                f"{', '.join(f'{c} x{n}' for c, n in duplicates)}); it must have one row per contact and "
+                f"as-of date: fix the mart (its unique test should have failed)"
+            )
+        cur.execute(MERGE_REASONED, params)
+        cur.execute(MERGE_KEPT_REASONS, params)
+        cur.execute(APPEND_HISTORY, params)
+        result.history_rows = cur.rowcount
+        cur.execute(REMOVE_INACTIVE, params)
+        result.rows_removed = cur.rowcount
+        psi = drift.results()
+        write_monitoring(conn, as_of, version, psi, settings.psi_alert)
+        t = timer.add("merge", t)
+        result.rows_scored = counters.get("scored", 0)
+        result.rows_written = counters.get("written", 0)
+        result.rows_reasoned = counters.get("reasoned", 0)
+        result.grades = {g: counters.get(f"grade_{g}", 0) for g in "ABCD"}
+        values = {k: v["psi"] for k, v in psi.items() if v["psi"] == v["psi"]}
+        result.max_psi = max(values.values(), default=0.0)
+        result.drifted = sorted(
+            ("score" if k == SCORE_SUBJECT else k) for k, v in values.items() if v > settings.psi_alert
+        )
+        result.seconds = time.perf_counter() - started
+        result.timings = {k: round(v, 3) for k, v in timer.totals.items()}
+        cur.execute(
+            "insert into ml.scoring_runs (as_of_date, model_name, model_version, started_at, finished_at, "
+            "rows_scored, rows_written, rows_reasoned, rows_removed, history_rows, details) "
+            "values (%s, %s, %s, %s, now(), %s, %s, %s, %s, %s, %s)",
+            (
+                as_of,
+                settings.model_name,
+                version,
+                scored_at,
+                result.rows_scored,
+                result.rows_written,
+                result.rows_reasoned,
+                result.rows_removed,
+                result.history_rows,
+                json.dumps({"timings": result.timings, "grades": result.grades, "max_psi": result.max_psi}),
+            ),
+        )
+        conn.commit()
+    if result.rows_scored == 0:
+        log.warning("no contact at %s to score", as_of)
+    log.info(
+        "scored %d contacts at %s with v%s: %d written, %d with new reasons, %d removed, %d history rows, "
+        "%.1fs (%s)",
+        result.rows_scored,
+        as_of,
+        version,
+        result.rows_written,
+        result.rows_reasoned,
+        result.rows_removed,
+        result.history_rows,
+        result.seconds,
+        ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()),
+    )
+    return result
