@@ -117,5 +117,15 @@ def reconcile(
     settled = reconcile_mod.reconcile_batches(url, now, actor, grace=grace)
     with connect(url) as conn:
         sig = signals.apply_signals(conn, now, actor)
-        tasks = followup.create_owner_tasks(conn, hubspot, now, actor) if hubspot is not None else None
+        if hubspot is not None:
+            tasks = followup.create_owner_tasks(conn, hubspot, now, actor)
+        else:
+            pending = conn.execute(
+                "select count(*) from ops.followup_opportunities where status = 'pending'"
+            ).fetchone()[0]
+            if pending:
+                log.warning(
+                    "%d replies wait for an owner task: the `hubspot` connection has no token", pending
+                )
+            tasks = {"created": 0, "failed": 0, "pending_without_hubspot": pending}
     return {"settled": asdict(settled), "signals": asdict(sig), "owner_tasks": tasks}

@@ -44,10 +44,11 @@ def _evidence(conn: psycopg.Connection, batch_id: str) -> tuple[int, str | None]
         select count(*), min(nullif(split_part(ev.sg_message_id, '.', 1), ''))
         from raw_sendgrid.events ev
         join ops.outbox o on ev.gl_outbox_id = o.outbox_id::text
-        where o.batch_id = %(batch)s
-          and coalesce(ev.payload ->> 'gl_batch', ev.payload -> 'custom_args' ->> 'gl_batch', %(batch)s) = %(batch)s
+        where o.batch_id = %(batch)s::uuid
+          and coalesce(ev.payload ->> 'gl_batch', ev.payload -> 'custom_args' ->> 'gl_batch', %(batch)s::text)
+              = %(batch)s::text
         """,
-        {"batch": batch_id},
+        {"batch": str(batch_id)},
     ).fetchone()
     return int(row[0]), row[1]
 

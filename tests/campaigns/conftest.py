@@ -37,9 +37,10 @@ create table if not exists marts.dim_contacts (
     created_at timestamptz, updated_at timestamptz
 );
 create table if not exists ml.lead_scores (
-    contact_id text primary key, probability double precision, fit_score double precision,
-    engagement_score double precision, grade text, reasons jsonb, model_version text, features_hash text,
-    as_of_date date, scored_at timestamptz
+    contact_id text primary key, probability double precision not null, fit_score smallint not null,
+    engagement_score smallint not null, grade text not null, reasons jsonb not null default '[]',
+    model_version text not null, features_hash bigint not null, reasons_hash bigint not null,
+    as_of_date date not null, scored_at timestamptz not null
 );
 """
 
@@ -115,8 +116,9 @@ class World:
             )
             if score is not None:
                 conn.execute(
-                    "insert into ml.lead_scores (contact_id, probability, grade, reasons, model_version, as_of_date,"
-                    " scored_at) values (%s, %s, %s, %s, 'v1', '2026-08-01', now())",
+                    "insert into ml.lead_scores (contact_id, probability, grade, reasons, fit_score, engagement_score,"
+                    " model_version, features_hash, reasons_hash, as_of_date, scored_at)"
+                    " values (%s, %s, %s, %s, 50, 10, 'v1', 1, 1, '2026-08-01', now())",
                     (
                         cid,
                         score / 100,
@@ -137,6 +139,40 @@ class World:
                     ),
                 )
         return cid
+
+    def bulk(self, n: int, country: str = "United States", timezone: str = "America/New_York") -> list[str]:
+        """n contacts at n companies in one round trip (for volume tests)."""
+        start = self.n + 1
+        self.n += n
+        ids = [str(1000 + i) for i in range(start, start + n)]
+        with psycopg.connect(self.url) as conn, conn.cursor() as cur:
+            cur.executemany(
+                "insert into marts.dim_companies (company_id, company_name, domain, cleantech_segment, country, timezone,"
+                " renewable_share, sbti_status) values (%s, %s, %s, 'wind', %s, %s, 40, 'none')",
+                [
+                    (f"co{i}", f"Company {i}", f"co{i}.example", country, timezone)
+                    for i in range(start, start + n)
+                ],
+            )
+            cur.executemany(
+                "insert into marts.dim_contacts (contact_id, email, first_name, last_name, job_title, seniority,"
+                " job_function, company_id, country, requires_consent, timezone, lifecycle_stage, owner_id,"
+                " marketing_consent, is_email_opted_out, can_email, created_at)"
+                " values (%s, %s, %s, 'Bulk', 'CTO', 'c_level', 'engineering', %s, %s, false, %s, 'lead', '77',"
+                " 'unknown', false, true, '2026-01-01')",
+                [
+                    (cid, f"bulk{i}@co{i}.example", f"Name{i}", f"co{i}", country, timezone)
+                    for i, cid in zip(range(start, start + n), ids, strict=True)
+                ],
+            )
+            cur.executemany(
+                "insert into ml.lead_scores (contact_id, probability, grade, reasons, fit_score, engagement_score,"
+                " model_version, features_hash, reasons_hash, as_of_date, scored_at)"
+                " values (%s, 0.5, 'B', '[]', 50, 10, 'v1', 1, 1, '2026-08-01', now())",
+                [(cid,) for cid in ids],
+            )
+        self.companies.update(f"co{i}" for i in range(start, start + n))
+        return ids
 
 
 @pytest.fixture
@@ -215,7 +251,7 @@ def write_simple_campaign(
     *,
     status: str = "active",
     min_score: int = 10,
-    max_new: int = 1000,
+    max_new: int = 5000,
     daily_cap: int = 5000,
     consent: str = "standard",
     only: bool = True,
