@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "growthlab.transform.cli",
     "growthlab.sources.cli",
     "ml.cli",
+    "growthlab.campaigns.cli",
     "growthlab.demo",
 ]
 
