@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from ml.calibrate import fit_calibrator
+from ml.config import threads_for
 from ml.evaluate import Metrics, evaluate
 from ml.features import FeatureEncoder
 from ml.leakage import LeakageReport, check_leakage
@@ -298,7 +299,9 @@ def fit_pipeline_fold(
     rounds = len(next(v for k, v in cv.items() if k.endswith("-mean")))
     margin_oof = np.zeros(len(y))
     for booster, (_, other) in zip(cv["cvbooster"].boosters, folds, strict=True):
-        margin_oof[other] = booster.predict(X[other], raw_score=True, num_iteration=rounds)
+        margin_oof[other] = booster.predict(
+            X[other], raw_score=True, num_iteration=rounds, num_threads=threads_for(len(other))
+        )
     calibrator = fit_calibrator(margin_oof, y, calibration)
     final = lgb.train(
         params, lgb.Dataset(X, y, feature_name=names, categorical_feature=cats), num_boost_round=rounds
@@ -336,14 +339,15 @@ def cross_validate(
         booster, calibrator = fit_pipeline_fold(
             X_train, y[train_idx], encoder.features, encoder.categorical_indices, seed + fold, calibration
         )
-        p = calibrator(booster.predict(X_test, raw_score=True))
+        p = calibrator(booster.predict(X_test, raw_score=True, num_threads=threads_for(len(X_test))))
         m: Metrics = evaluate(y[test_idx], p)
         ours.roc_auc.append(m.roc_auc)
         ours.pr_auc.append(m.pr_auc)
         ours.brier.append(m.brier)
         ours.ece.append(m.ece)
 
-        default = lgb.LGBMClassifier(verbose=-1, random_state=seed)
+        # default parameters; n_jobs only sets threads (see ml.config.threads_for), not the model
+        default = lgb.LGBMClassifier(verbose=-1, random_state=seed, n_jobs=threads_for(len(train_idx)))
         default.fit(base_frame.iloc[train_idx], y[train_idx])
         pb = default.predict_proba(base_frame.iloc[test_idx])[:, 1]
         mb = evaluate(y[test_idx], pb)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ml.calibrate import Calibrator
+from ml.config import threads_for
 from ml.drift import DriftReference
 from ml.features import FeatureEncoder
 
@@ -101,10 +102,13 @@ class ScoringBundle:
         return self.encoder.features
 
     def predict_matrix(self, X: np.ndarray) -> Prediction:
-        margin = self.main.predict(X, raw_score=True)
+        threads = threads_for(len(X))
+        margin = self.main.predict(X, raw_score=True, num_threads=threads)
         probability = self.calibrator(margin)
-        fit_raw = self.fit.predict(X[:, self.fit_columns], raw_score=True)
-        engagement_raw = self.engagement.predict(X[:, self.engagement_columns], raw_score=True)
+        fit_raw = self.fit.predict(X[:, self.fit_columns], raw_score=True, num_threads=threads)
+        engagement_raw = self.engagement.predict(
+            X[:, self.engagement_columns], raw_score=True, num_threads=threads
+        )
         return Prediction(
             margin=margin,
             probability=probability,
@@ -127,7 +131,7 @@ class ScoringBundle:
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions to the main margin: n x (features + 1), bias last."""
-        return self.main.predict(X, pred_contrib=True)
+        return self.main.predict(X, pred_contrib=True, num_threads=threads_for(len(X)))
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, folder: Path) -> Path:

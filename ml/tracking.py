@@ -97,6 +97,43 @@ def pip_requirements() -> list[str]:
     ]
 
 
+def model_signature(bundle):
+    """The pyfunc's contract, from the feature lists rather than inferred from a few rows: every
+    numeric feature is a double and every categorical one a string, both nullable (a missing value
+    is information the model handles)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec("string" if f in bundle.encoder.categories else "double", f, required=False)
+            for f in bundle.features
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec("double", "probability"),
+            ColSpec("long", "fit_score"),
+            ColSpec("long", "engagement_score"),
+            ColSpec("string", "grade"),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def input_example(bundle, frame, rows: int = 5):
+    """A few real rows in the signature's types (numeric as float64, categories as strings)."""
+    import pandas as pd
+
+    example = frame[bundle.features].head(rows).reset_index(drop=True).copy()
+    for name in bundle.features:
+        if name in bundle.encoder.categories:
+            example[name] = example[name].astype(object).where(example[name].notna(), None)
+        else:
+            example[name] = pd.to_numeric(example[name], errors="coerce").astype("float64")
+    return example
+
+
 def log_training(
     trained,
     settings: MLSettings,
@@ -109,7 +146,6 @@ def log_training(
     Returns (run_id, model_uri, model_id).
     """
     import mlflow
-    from mlflow.models import infer_signature
 
     from ml.plots import calibration_figure, importance_figure, shap_summary_figure
 
@@ -173,8 +209,8 @@ def log_training(
             import matplotlib.pyplot as plt
 
             plt.close(figure)
-        example = trained.holdout_frame[bundle.features].head(5).reset_index(drop=True)
-        signature = infer_signature(example, bundle.predict_frame(example))
+        example = input_example(bundle, trained.holdout_frame)
+        signature = model_signature(bundle)
         with tempfile.TemporaryDirectory() as tmp:
             folder = bundle.save(Path(tmp) / "bundle")
             info = mlflow.pyfunc.log_model(

@@ -27,7 +27,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ml.calibrate import fit_calibrator
-from ml.config import MLSettings
+from ml.config import MLSettings, threads_for
 from ml.drift import build_reference
 from ml.evaluate import Metrics, evaluate
 from ml.features import (
@@ -68,6 +68,7 @@ def booster_params(n_rows: int, positives: int, seed: int) -> dict:
         "scale_pos_weight": math.sqrt(negatives / max(positives, 1)),
         "seed": seed,
         "deterministic": True,
+        "num_threads": threads_for(n_rows),
         "force_col_wise": True,
         "verbosity": -1,
     }
@@ -176,7 +177,9 @@ def fit_bundle(
             valid_sets=[lgb.Dataset(Xf_cal[:, idx], y_cal, reference=train_set)],
             callbacks=[lgb.early_stopping(20, first_metric_only=True, verbose=False)],
         )
-        return float(roc_auc_score(y_cal, quick.predict(Xf_cal[:, idx])))
+        return float(
+            roc_auc_score(y_cal, quick.predict(Xf_cal[:, idx], num_threads=threads_for(len(Xf_cal))))
+        )
 
     leakage = check_leakage(
         train,
@@ -220,8 +223,10 @@ def fit_bundle(
         X_train[:, eng_cols], y_train, X_cal[:, eng_cols], y_cal, eng_names, eng_cats, settings.seed
     )
 
-    calibrator = fit_calibrator(main.predict(X_cal, raw_score=True), y_cal, settings.calibration)
-    p_cal = calibrator(main.predict(X_cal, raw_score=True))
+    calibrator = fit_calibrator(
+        main.predict(X_cal, raw_score=True, num_threads=threads_for(len(X_cal))), y_cal, settings.calibration
+    )
+    p_cal = calibrator(main.predict(X_cal, raw_score=True, num_threads=threads_for(len(X_cal))))
     thresholds = grade_thresholds(p_cal)
     bundle = ScoringBundle(
         encoder=encoder,
@@ -232,8 +237,12 @@ def fit_bundle(
         engagement_columns=eng_cols,
         calibrator=calibrator,
         thresholds=thresholds,
-        fit_reference=percentile_reference(fit_model.predict(X_cal[:, fit_cols], raw_score=True)),
-        engagement_reference=percentile_reference(eng_model.predict(X_cal[:, eng_cols], raw_score=True)),
+        fit_reference=percentile_reference(
+            fit_model.predict(X_cal[:, fit_cols], raw_score=True, num_threads=threads_for(len(X_cal)))
+        ),
+        engagement_reference=percentile_reference(
+            eng_model.predict(X_cal[:, eng_cols], raw_score=True, num_threads=threads_for(len(X_cal)))
+        ),
         drift=build_reference(X_train, encoder.features, encoder.categories, p_cal),
         metadata={"split": split.as_dict()},
     )
@@ -249,9 +258,17 @@ def fit_bundle(
         features=used,
         leakage=leakage,
         holdout=evaluate(y_hold, pred.probability),
-        holdout_fit_auc=float(roc_auc_score(y_hold, fit_model.predict(X_hold[:, fit_cols], raw_score=True))),
+        holdout_fit_auc=float(
+            roc_auc_score(
+                y_hold,
+                fit_model.predict(X_hold[:, fit_cols], raw_score=True, num_threads=threads_for(len(X_hold))),
+            )
+        ),
         holdout_engagement_auc=float(
-            roc_auc_score(y_hold, eng_model.predict(X_hold[:, eng_cols], raw_score=True))
+            roc_auc_score(
+                y_hold,
+                eng_model.predict(X_hold[:, eng_cols], raw_score=True, num_threads=threads_for(len(X_hold))),
+            )
         ),
         grade_rates=grade_rates,
         best_iterations={
