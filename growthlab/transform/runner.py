@@ -12,12 +12,13 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from growthlab.transform.profile import dbt_env
 from growthlab.transform.project import dbt_executable, project_dir
-from growthlab.transform.vars import vars_arg
+from growthlab.transform.vars import as_of_env, vars_arg
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ def run_dbt(
     url: str,
     *,
     vars: dict[str, Any] | None = None,
+    as_of_date: date | datetime | str | None = None,
     target_path: Path | None = None,
     log_path: Path | None = None,
     threads: int | None = None,
@@ -132,6 +134,7 @@ def run_dbt(
 ) -> DbtInvocation:
     """Run `dbt ARGS` against the database at `url`; raise DbtFailed (naming nodes) if `check`.
 
+    as_of_date: the build's "today" for lead_features (default: the data's last day).
     target_path / log_path default to the project's `target/` and `logs/`; give separate ones to
     run builds side by side (each keeps its own partial-parse state).
     """
@@ -140,6 +143,8 @@ def run_dbt(
     env = os.environ.copy()
     env.update(dbt_env(url, **({"threads": threads} if threads else {})))
     env.update({"DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(logs)})
+    env.pop("GROWTHLAB_AS_OF_DATE", None)  # only the caller decides the build's date
+    env.update(as_of_env(as_of_date))
     env.update(extra_env or {})
     full_args = [*args, *vars_arg(vars or {})]
     results_file = target / "run_results.json"

@@ -1,4 +1,10 @@
-"""The dbt vars growthlab passes: the as-of date of `lead_features`, and how Airflow templates it."""
+"""The as-of date of a build (`lead_features`' "today") and how it reaches dbt.
+
+It travels as the environment variable GROWTHLAB_AS_OF_DATE (read by the project's `as_of_date()`
+macro), not as a dbt var: dbt re-parses the whole project whenever `--vars` change, and the date
+changes with every DAG run; a changed env var only re-parses the files that read it. The var
+`as_of_date` still works for people (`growthlab dbt build --vars '{as_of_date: 2026-08-31}'`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-# Cosmos renders operator `vars` as Jinja in the task's context. A run's "now" is its
+AS_OF_DATE_ENV = "GROWTHLAB_AS_OF_DATE"
+
+# Cosmos renders operator `env` as Jinja in the task's context. A run's "now" is its
 # data_interval_end, else its logical date, else when it was due (asset-triggered runs have neither);
 # `dag_run.conf["as_of_date"]` overrides all three (manual backfills).
 AS_OF_DATE_TEMPLATE = (
@@ -27,12 +35,9 @@ def as_of_date_str(value: date | datetime | str) -> str:
         raise ValueError(f"as_of_date {value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def build_vars(as_of_date: date | datetime | str | None = None, **extra: Any) -> dict[str, Any]:
-    """The `--vars` of a build: `as_of_date` when given (else the model's default: the data's last day)."""
-    out: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
-    if as_of_date is not None:
-        out["as_of_date"] = as_of_date_str(as_of_date)
-    return out
+def as_of_env(as_of_date: date | datetime | str | None) -> dict[str, str]:
+    """The environment of a build as of `as_of_date` (none: the data's last day)."""
+    return {AS_OF_DATE_ENV: as_of_date_str(as_of_date)} if as_of_date is not None else {}
 
 
 def vars_arg(values: dict[str, Any]) -> list[str]:
