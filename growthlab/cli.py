@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "growthlab.sources.cli",
     "ml.cli",
     "growthlab.campaigns.cli",
+    "growthlab.reports.cli",
     "growthlab.demo",
 ]
 

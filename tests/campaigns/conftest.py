@@ -34,7 +34,7 @@ create table if not exists marts.dim_contacts (
     seniority text, job_function text, company_id text, company_name text, country text, country_region text,
     requires_consent boolean, timezone text, lifecycle_stage text, owner_id text, marketing_consent text,
     is_email_opted_out boolean, can_email boolean, growthlab_score double precision, growthlab_grade text,
-    created_at timestamptz, updated_at timestamptz
+    is_converted boolean, converted_at timestamptz, created_at timestamptz, updated_at timestamptz
 );
 create table if not exists ml.lead_scores (
     contact_id text primary key, probability double precision not null, fit_score smallint not null,
