@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "growthlab.mlflow_cli",
     "growthlab.transform.cli",
     "growthlab.sources.cli",
+    "growthlab.sandbox.cli",
     "ml.cli",
     "growthlab.campaigns.cli",
     "growthlab.reports.cli",

@@ -145,6 +145,7 @@ def generate_world(url: str, spec: WorldSpec, progress: Callable[[str], None] | 
             )
         with conn.transaction():
             counts["linkedin_network"] = _write_network(conn, spec, owners)
+            counts["linkedin_shares"] = _write_shares(conn, spec, owners)
             counts["owner_busy"] = write_owner_busy(
                 conn, spec.seed, owners_from_db(conn), spec.today_ts - 14 * DAY, spec.today_ts + 70 * DAY
             )
@@ -955,6 +956,37 @@ def _write_network(conn: psycopg.Connection, spec: WorldSpec, owners: Owners) ->
         )
         total += n
     return total
+
+
+SHARE_TEXTS = (
+    "Our 2026 clean-tech energy cost benchmark is out.\n\nLink in comments.",
+    "Great panel today on Scope 3 data quality. Thanks to everyone who joined!",
+    "Hiring: Sales Development Representatives, remote in Europe",
+    "What does CSRD mean for mid-size renewables developers? A short thread.\nFirst: materiality.",
+    "Three things we learned from 40 heat pump installers this year.",
+)
+
+
+def _write_shares(conn: psycopg.Connection, spec: WorldSpec, owners: Owners) -> int:
+    """A few posts per rep over the history (they appear in Shares.csv of the exports)."""
+    rows = []
+    for k in range(len(owners)):
+        rng = stream(spec.seed, "shares", k)
+        n = int(rng.integers(6, 18))
+        for j, at in enumerate(np.sort(spec.history_start + rng.random(n) * HISTORY_DAYS * DAY)):
+            urn = f"urn:li:share:{7_100_000_000_000_000_000 + k * 10_000 + j}"
+            text = SHARE_TEXTS[int(rng.integers(0, len(SHARE_TEXTS)))]
+            url = "https://www.growthlab-energy.com/blog" if rng.random() < 0.4 else None
+            rows.append(
+                (int(owners.id[k]), to_datetime(float(at)), urn, text, url, None, "MEMBER_NETWORK", "history")
+            )
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into linkedin.shares (owner_id, posted_at, share_urn, commentary, shared_url, media_url, visibility, source) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    return len(rows)
 
 
 def owners_from_db(conn: psycopg.Connection) -> list[tuple]:

@@ -89,7 +89,30 @@ class SandboxServers:
         return self.endpoints
 
     def _other_apps(self, secrets: dict) -> dict:
-        return {}
+        from growthlab.sandbox.sendgrid.app import SendGridState
+        from growthlab.sandbox.sendgrid.app import build_app as build_sendgrid
+
+        sendgrid = build_sendgrid(
+            SendGridState(
+                pool=self.pool,
+                api_key=secrets["sendgrid_api_key"],
+                admin_token=secrets["admin_token"],
+                faults=self.injectors["sendgrid"],
+                on_faults_changed=lambda cfg: self._save_faults("sendgrid", cfg),
+            )
+        )
+        from growthlab.sandbox.linkedin.adapter import LinkedInState
+        from growthlab.sandbox.linkedin.adapter import build_app as build_linkedin
+
+        linkedin = build_linkedin(
+            LinkedInState(
+                pool=self.pool,
+                token=secrets["linkedin_token"],
+                admin_token=secrets["admin_token"],
+                faults=self.injectors["linkedin"],
+            )
+        )
+        return {"sendgrid": sendgrid, "linkedin": linkedin}
 
     @property
     def endpoints(self) -> Endpoints:
@@ -108,7 +131,23 @@ class SandboxServers:
         self._save_faults(service, cfg.as_dict())
 
     def _deliver_loop(self) -> None:
-        pass
+        """Batch and deliver webhook events every second; failed batches back off and retry."""
+        from growthlab.sandbox.sendgrid.webhook import batch_pending, deliver_due, get_settings
+
+        conn = None
+        while not self._stop.wait(1.0):
+            try:
+                if conn is None or conn.closed:
+                    conn = store.open_db(self.database_url, autocommit=True)
+                batch_pending(conn, get_settings(conn))
+                deliver_due(conn)
+            except Exception as exc:  # keep the worker alive; the next round retries
+                log.warning("webhook delivery round failed: %s", exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
 
     def stop(self) -> None:
         self._stop.set()

@@ -86,7 +86,8 @@ class Items:
 
         return cls(
             kind=col(kind, np.int8),
-            at=col(at, np.float64),
+            # Millisecond times: they survive the database round trip exactly (HubSpot's precision too).
+            at=np.round(col(at, np.float64), 3),
             idx=col(idx, np.int64),
             ref=col(ref, np.int64),
             code=col(code, np.int16),
@@ -128,9 +129,19 @@ class Schedule:
             self._buckets.setdefault(int(days[chunk[0]]), []).append(items.take(chunk))
 
     def pop_until(self, day: int) -> Items:
-        """Every item of days <= `day` (earlier leftovers included)."""
+        """Every item of days <= `day` (earlier leftovers included), in a canonical order.
+
+        The order (time, kind, ref, contact) does not depend on how the items got here (made
+        today, or saved by an earlier `advance` and loaded again), so ids handed out while
+        processing them are the same whatever the step size.
+        """
         due = [d for d in self._buckets if d <= day]
-        return Items.concat([part for d in sorted(due) for part in self._buckets.pop(d)])
+        items = Items.concat([part for d in sorted(due) for part in self._buckets.pop(d)])
+        if len(items) > 1:
+            items = items.take(
+                np.lexsort((items.idx, items.aux, items.code, items.ref, items.kind, items.at))
+            )
+        return items
 
     def remaining(self) -> Items:
         return Items.concat([part for d in sorted(self._buckets) for part in self._buckets[d]])
@@ -714,6 +725,7 @@ class Simulator:
     def convert(self, idx: np.ndarray, at: np.ndarray) -> None:
         """Contacts `idx` become opportunities at `at`: a deal is created and starts its journey."""
         t, s = self.t, self.s
+        at = np.round(np.asarray(at, dtype=np.float64), 3)
         deal_ids = self.ids.take("deal", len(idx))
         key = t.contact_id[idx]
         amount = np.round(

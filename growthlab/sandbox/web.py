@@ -160,7 +160,7 @@ class FaultConfig:
 
 
 def parse_fault_spec(spec: str) -> dict[str, dict]:
-    """`burst_429=5,error_5xx=0.1,sendgrid.drop=0.05` -> {"hubspot": {...}, "sendgrid": {...}}.
+    """`burst_429=5,error_5xx=0.1,sendgrid.drop=0.05` -> full FaultConfig dicts per service.
 
     Keys without a `service.` prefix apply to HubSpot; `off` (or an empty spec) clears all faults.
     """
@@ -180,10 +180,7 @@ def parse_fault_spec(spec: str) -> dict[str, dict]:
         if service not in out:
             raise ValueError(f"fault setting {key!r}: service must be hubspot, sendgrid or linkedin")
         out[service][name] = value
-    for service, values in out.items():
-        FaultConfig.from_dict(values)  # validate
-        del service
-    return out
+    return {service: FaultConfig.from_dict(values).as_dict() for service, values in out.items()}
 
 
 class FaultInjector:

@@ -103,10 +103,18 @@ def test_records_look_like_hubspot_records(sandbox):
         ],
     )
     assert company.properties["numberofemployees"].isdigit()
-    assert (
-        company.properties["cleantech_segment"]
-        in ["solar", "wind", "storage", "ev_charging", "hydrogen", "heat_pumps", "carbon_management", "circular_materials", "grid_software", "building_efficiency"]
-    )
+    assert company.properties["cleantech_segment"] in [
+        "solar",
+        "wind",
+        "storage",
+        "ev_charging",
+        "hydrogen",
+        "heat_pumps",
+        "carbon_management",
+        "circular_materials",
+        "grid_software",
+        "building_efficiency",
+    ]
     owners = client.crm.owners.owners_api.get_page(limit=100).results
     assert {o.id for o in owners} >= {record.properties["hubspot_owner_id"] for record in page.results}
 
