@@ -47,7 +47,6 @@ EMAIL_EVENT_TYPES = (
     "SENT", "DELIVERED", "OPEN", "CLICK", "BOUNCE", "DROPPED", "SPAMREPORT", "STATUSCHANGE", "PROCESSED",
     "DEFERRED", "FORWARD", "PRINT", "SUPPRESSED",
 )  # fmt: skip
-NUMBER_REGEX = r"^-?[0-9]+(\.[0-9]+)?$"
 
 # Properties that must exist on the records (a property that vanishes from every record of a batch
 # is a schema change in the portal, not a bad row).
@@ -60,17 +59,74 @@ REQUIRED_PROPERTIES = {
 }
 
 
+# Properties that staging casts: a value that does not parse as its type quarantines the record
+# here, instead of failing the dbt build downstream.
+_DATES = ("createdate", "hs_lastmodifieddate")
+TYPED_PROPERTIES: dict[str, dict[str, str]] = {
+    "contacts": {
+        "createdate": "timestamptz",
+        "lastmodifieddate": "timestamptz",
+        **{
+            f"hs_lifecyclestage_{s}_date": "timestamptz"
+            for s in ("lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
+        },
+        "associatedcompanyid": "bigint",
+        "hubspot_owner_id": "bigint",
+    },
+    "companies": {
+        **dict.fromkeys(_DATES, "timestamptz"),
+        "numberofemployees": "numeric",
+        "annualrevenue": "numeric",
+        "founded_year": "integer",
+        "emissions_intensity": "numeric",
+        "renewable_share": "numeric",
+        "esg_disclosure_score": "numeric",
+        "hubspot_owner_id": "bigint",
+    },
+    "deals": {
+        **dict.fromkeys((*_DATES, "closedate"), "timestamptz"),
+        "amount": "numeric",
+        "hubspot_owner_id": "bigint",
+    },
+    "meetings": {
+        **dict.fromkeys(
+            (
+                "hs_timestamp",
+                "hs_meeting_start_time",
+                "hs_meeting_end_time",
+                "hs_createdate",
+                "hs_lastmodifieddate",
+            ),
+            "timestamptz",
+        ),
+        "hubspot_owner_id": "bigint",
+    },
+    "emails": {
+        **dict.fromkeys(("hs_timestamp", "hs_createdate", "hs_lastmodifieddate"), "timestamptz"),
+        "hubspot_owner_id": "bigint",
+    },
+}
+_KIND = {"timestamptz": "timestamp", "numeric": "number", "integer": "integer", "bigint": "id"}
+
+
+def _typed(prop: str, pgtype: str) -> tuple[str, Rule]:
+    """Projection and rule: the property parses as `pgtype` (PostgreSQL's own input function)."""
+    column = f"{prop}__ok"
+    select = (
+        f"case when nullif(l.properties->>'{prop}', '') is null then null "
+        f"else pg_input_is_valid(l.properties->>'{prop}', '{pgtype}')::int end as {column}"
+    )
+    rule = Rule(
+        f"{prop}_{_KIND[pgtype]}",
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": [1]},
+        reason=f"{prop} is not a valid {_KIND[pgtype]}",
+    )
+    return select, rule
+
+
 def _prop(name: str, alias: str | None = None) -> str:
     return f"l.properties->>'{name}' as {alias or name}"
-
-
-def _number(column: str) -> Rule:
-    return Rule(
-        f"{column}_number",
-        "ExpectColumnValuesToMatchRegex",
-        {"column": column, "regex": NUMBER_REGEX},
-        reason=f"{column} is not a number",
-    )
 
 
 def object_suite(name: str, as_of: datetime) -> TableSuite:
@@ -88,6 +144,10 @@ def object_suite(name: str, as_of: datetime) -> TableSuite:
         flag = f"has__{prop}"
         select.append(f"(l.properties ? '{prop}')::int as {flag}")
         rules.append(present_somewhere(flag, f"property {prop}"))
+    for prop, pgtype in TYPED_PROPERTIES.get(name, {}).items():
+        projection, rule = _typed(prop, pgtype)
+        select.append(projection)
+        rules.append(rule)
     if name == "contacts":
         select += [
             _prop("email"),
@@ -111,20 +171,16 @@ def object_suite(name: str, as_of: datetime) -> TableSuite:
             _prop("revenue_band"),
             _prop("funding_stage"),
             _prop("sbti_status"),
-            "nullif(l.properties->>'annualrevenue', '') as annualrevenue",
-            "nullif(l.properties->>'numberofemployees', '') as numberofemployees",
         ]
         rules += [
             one_of("cleantech_segment", SEGMENTS),
             one_of("revenue_band", REVENUE_BANDS),
             one_of("funding_stage", FUNDING_STAGES),
             one_of("sbti_status", SBTI),
-            _number("annualrevenue"),
-            _number("numberofemployees"),
         ]
     elif name == "deals":
-        select += [_prop("dealstage"), "nullif(l.properties->>'amount', '') as amount"]
-        rules += [one_of("dealstage", DEAL_STAGES), _number("amount")]
+        select += [_prop("dealstage")]
+        rules += [one_of("dealstage", DEAL_STAGES)]
     elif name == "meetings":
         select += [_prop("hs_meeting_outcome")]
         rules += [one_of("hs_meeting_outcome", MEETING_OUTCOMES)]

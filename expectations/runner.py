@@ -165,6 +165,10 @@ def validate(url: str, suite: TableSuite, batch_id: str) -> Outcome:
             ds.delete_asset(asset_name)
         except Exception:  # the asset is only bookkeeping of the ephemeral context
             log.debug("could not delete GX asset %s", asset_name, exc_info=True)
+        try:
+            ds.get_engine().dispose()  # no idle connections left behind between validations
+        except Exception:
+            log.debug("could not dispose the GX engine", exc_info=True)
     del ctx
     outcomes = []
     element_count = 0

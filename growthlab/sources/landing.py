@@ -96,6 +96,7 @@ class BatchLoad:
         if not got:
             raise LoadBusy(f"another load of {self.raw.table} is running; retry when it has finished")
         self._locked = True
+        self._close_interrupted()
         self._purge_stale()
         self._loader = Loader(
             self.conn,
@@ -129,6 +130,24 @@ class BatchLoad:
             self._locked = False
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _close_interrupted(self) -> None:
+        """Batches of this table still 'running' belong to a load that died: we hold its lock now."""
+        from psycopg.types.json import Jsonb
+
+        self.conn.execute(
+            "update ops.ingest_batches set details = details || %s where batch_id = %s",
+            (Jsonb({"table": self.raw.table}), self.batch.batch_id),
+        )
+        closed = self.conn.execute(
+            """update ops.ingest_batches set status = 'failed', finished_at = now(),
+                   error = 'interrupted: the load stopped before publishing (nothing of it reached the raw table)'
+               where status = 'running' and details->>'table' = %s and batch_id <> %s""",
+            (self.raw.table, self.batch.batch_id),
+        ).rowcount
+        self.conn.commit()
+        if closed:
+            log.warning("%s: %d interrupted load(s) marked failed", self.raw.table, closed)
 
     def _purge_stale(self) -> None:
         deleted = self.conn.execute(

@@ -245,7 +245,7 @@ def _mutate(data: bytes, ops) -> bytes:
     return bytes(buf)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(reference_files())), ops=MUTATIONS)
 def test_fuzzed_files_parse_cleanly_or_fail_clearly(tmp_path_factory, name, ops):
     files = reference_files()

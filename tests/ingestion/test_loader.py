@@ -133,7 +133,7 @@ def test_wrong_row_width_is_an_error():
 texts = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=40)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(st.tuples(texts, st.none() | texts, st.dictionaries(texts, st.none() | texts | st.integers())))
 )
