@@ -21,7 +21,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import queue
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
@@ -146,6 +149,52 @@ def _differs(prev: pd.Series, current: np.ndarray) -> np.ndarray:
     )
     missing = pd.isna(prev).to_numpy()
     return missing | (prev_values != current)
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """Iterate `items` in a background thread, `depth` ahead: the next chunk streams out of
+    Postgres and is parsed (both release the GIL) while this one is predicted."""
+    done = object()
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(_Failed(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # ends an abandoned COPY and returns its connection
+
+    thread = threading.Thread(target=produce, name="score-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 class _Timer:
@@ -289,8 +338,8 @@ def score_contacts(
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute(STAGE_DDL)
         t = time.perf_counter()
-        for chunk in stream_scoring_rows(url, as_of, settings.chunk_rows):
-            timer.add("read", t)
+        for chunk in prefetch(stream_scoring_rows(url, as_of, settings.chunk_rows)):
+            timer.add("read_wait", t)
             table, counts = score_chunk(chunk, bundle, version, as_of, writer, drift, timer)
             t = time.perf_counter()
             if table.num_rows:
