@@ -212,6 +212,7 @@ def up(
     spec = world_spec(seed if seed is not None else settings.sandbox_seed, size or settings.sandbox_size)
     with store.open_db(url, autocommit=True) as conn:
         current = store.get_meta(conn, "world") if store.has_world(conn) else None
+        stale = current is None and conn.execute("select to_regclass('world.meta') is not null").fetchone()[0]
     same = current is not None and current["seed"] == spec.seed and current["size"] == spec.size.label
     if fresh or not same:
         if running_endpoints(paths) is not None:

@@ -232,20 +232,26 @@ def _nurture_plan(seed: int, block_no: int, t: Traits, history_start: float) -> 
 
 def _nurture(sim: Simulator, plan: _Nurture, day_start: float) -> None:
     day_end = day_start + DAY
-    for step in range(3):
-        col = plan.times[:, step]
-        due = (col >= day_start) & (col < day_end)
-        if not due.any():
-            continue
-        idx = np.flatnonzero(due & _mailable(sim, day_end))
-        if len(idx) == 0:
-            continue
-        refs = sim.ids.take("email_send", len(idx))
-        angle = plan.angles[idx, step]
-        sim.send_emails(
-            idx, col[idx], refs, channel=CH_HS_MARKETING, sales_style=False, angle=angle, step=step + 1
-        )
-        sim.rec.add("campaign_send", ref=refs, campaign=NURTURE_CAMPAIGN_BASE + 10 * (step + 1) + angle)
+    due = (plan.times >= day_start) & (plan.times < day_end)
+    if not due.any():
+        return
+    idx, step = np.nonzero(due)
+    keep = _mailable(sim, day_end)[idx]
+    idx, step = idx[keep], step[keep]
+    if len(idx) == 0:
+        return
+    refs = sim.ids.take("email_send", len(idx))
+    angle = plan.angles[idx, step]
+    sim.send_emails(
+        idx,
+        plan.times[idx, step],
+        refs,
+        channel=CH_HS_MARKETING,
+        sales_style=False,
+        angle=angle,
+        step=step + 1,
+    )
+    sim.rec.add("campaign_send", ref=refs, campaign=NURTURE_CAMPAIGN_BASE + 10 * (step + 1) + angle)
 
 
 def _rep_time(sim: Simulator, rng: np.random.Generator, idx: np.ndarray, day_start: float) -> np.ndarray:

@@ -7,6 +7,7 @@ create index if not exists deals_updated_idx on hubspot.deals (updated_at, id);
 create index if not exists meetings_updated_idx on hubspot.meetings (updated_at, id);
 create index if not exists meetings_owner_idx on hubspot.meetings (hubspot_owner_id, hs_meeting_start_time);
 create index if not exists emails_updated_idx on hubspot.emails (updated_at, id);
+create index if not exists tasks_updated_idx on hubspot.tasks (updated_at, id);
 create unique index if not exists associations_pk on hubspot.associations (from_type, from_id, to_type, to_id, type_id);
 create index if not exists email_events_paging_idx on hubspot.email_events (created, id);
 create index if not exists email_events_recipient_idx on hubspot.email_events (recipient);

@@ -53,3 +53,16 @@ def hash_uniform(seed: int, purpose: str, ids: np.ndarray, k: int = 0) -> np.nda
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
+
+
+def hash_uniforms(seed: int, purpose: str, ids: np.ndarray, k: int) -> np.ndarray:
+    """k independent uniforms per id, shape (k, n): the same values as hash_uniform(..., j) for j < k."""
+    ids = np.asarray(ids).astype(np.uint64)
+    salts = np.array([_salt(seed, purpose, j) for j in range(k)], dtype=np.uint64)
+    x = salts[:, None] ^ ids[None, :]
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)

@@ -229,6 +229,22 @@ create table if not exists hubspot.emails (
     custom             jsonb not null default '{}'::jsonb
 );
 
+create table if not exists hubspot.tasks (
+    id                 bigint primary key,
+    created_at         timestamptz not null,
+    updated_at         timestamptz not null,
+    archived           boolean not null default false,
+    archived_at        timestamptz,
+    hs_task_subject    text,
+    hs_task_body       text,
+    hs_timestamp       timestamptz,
+    hs_task_status     text,
+    hs_task_priority   text,
+    hs_task_type       text,
+    hubspot_owner_id   bigint,
+    custom             jsonb not null default '{}'::jsonb
+);
+
 -- Associations v4, both directions stored.
 create table if not exists hubspot.associations (
     from_type  text not null,

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from growthlab.sandbox import behaviour, catalog
-from growthlab.sandbox.rng import hash_uniform
+from growthlab.sandbox.rng import hash_uniform, hash_uniforms
 from growthlab.sandbox.timeutil import DAY, at_local_time, local_hour_weekday
 
 # Where an email was sent from: HubSpot marketing email (the history's newsletters and nurture),
@@ -82,7 +82,9 @@ class Items:
         n = len(np.atleast_1d(at))
 
         def col(v, dtype):
-            return np.broadcast_to(np.asarray(v, dtype=dtype), (n,)).copy()
+            if np.ndim(v) == 0:
+                return np.full(n, v, dtype=dtype)
+            return np.asarray(v, dtype=dtype)
 
         return cls(
             kind=col(kind, np.int8),
@@ -410,7 +412,7 @@ class Simulator:
         step = np.broadcast_to(np.asarray(step, dtype=np.int64), (n,))
         group = np.broadcast_to(np.asarray(group, dtype=np.int64), (n,))
         bypass = np.broadcast_to(np.asarray(bypass_suppressions, dtype=bool), (n,))
-        u = [self._u("email", refs, k) for k in range(12)]
+        u = hash_uniforms(self.seed, "email", refs, 16)
         gap = (at - s.last_touch[idx]) / DAY
         hour, weekday = local_hour_weekday(at, t.timezone[idx])
         probs = behaviour.email_response_probabilities(
@@ -456,10 +458,10 @@ class Simulator:
         t_deliver = at + 10.0 + 110.0 * u[8] + np.where(deferred, 3600.0 * (1 + 3 * u[9]), 0.0)
         t_machine = t_deliver + 60.0 + 840.0 * u[10]
         t_open = t_deliver + 600.0 + np.exp(np.log(3 * 3600.0) + 1.0 * ndtri(u[11]))
-        t_click = t_open + 20.0 + 280.0 * self._u("email", refs, 12)
-        t_reply = t_open + np.exp(np.log(4 * 3600.0) + 0.8 * ndtri(self._u("email", refs, 13)))
-        t_unsub = t_deliver + 120.0 + np.exp(np.log(5 * 3600.0) + 1.0 * ndtri(self._u("email", refs, 14)))
-        t_spam = t_deliver + 300.0 + np.exp(np.log(6 * 3600.0) + 1.0 * ndtri(self._u("email", refs, 15)))
+        t_click = t_open + 20.0 + 280.0 * u[12]
+        t_reply = t_open + np.exp(np.log(4 * 3600.0) + 0.8 * ndtri(u[13]))
+        t_unsub = t_deliver + 120.0 + np.exp(np.log(5 * 3600.0) + 1.0 * ndtri(u[14]))
+        t_spam = t_deliver + 300.0 + np.exp(np.log(6 * 3600.0) + 1.0 * ndtri(u[15]))
 
         self._touch(idx, at, behaviour.FATIGUE["email"])
         parts: list[Items] = []
@@ -471,11 +473,13 @@ class Simulator:
         else:
             self.rec.add("email_send", channel=channel, ref=refs, idx=idx, at=at, angle=angle, step=step)
             ch = channel
+            masks, times, codes, auxes = [], [], [], []
 
-            def ev(mask, times, code, aux=0):
-                if mask.any():
-                    a = np.broadcast_to(np.asarray(aux), (n,))[mask]
-                    parts.append(Items.make(K_EMAIL_EVENT, times[mask], idx[mask], refs[mask], code, ch, a))
+            def ev(mask, when, code, aux=0):
+                masks.append(mask)
+                times.append(when[mask])
+                codes.append(np.broadcast_to(np.asarray(code), (n,))[mask])
+                auxes.append(np.broadcast_to(np.asarray(aux), (n,))[mask])
 
             ev(np.ones(n, dtype=bool), t_sent, EV_SENT)
             ev(dropped, t_sent + 1.0, EV_DROPPED, drop_reason)
@@ -485,21 +489,21 @@ class Simulator:
             ev(machine, t_machine, EV_OPEN, 1)
             ev(human & ~apple, t_open, EV_OPEN, 0)
             ev(human & apple, t_open, EV_HIDDEN_OPEN)
-            ev(click, t_click, EV_CLICK, u[3].__mul__(1000).astype(np.int64) % 7)
-            unsub_code = np.where(group > 0, EV_GROUP_UNSUBSCRIBE, EV_UNSUBSCRIBE)
-            if unsub.any():
-                parts.append(
-                    Items.make(
-                        K_EMAIL_EVENT,
-                        t_unsub[unsub],
-                        idx[unsub],
-                        refs[unsub],
-                        unsub_code[unsub],
-                        ch,
-                        group[unsub],
-                    )
-                )
+            ev(click, t_click, EV_CLICK, (u[3] * 1000).astype(np.int64) % 7)
+            ev(unsub, t_unsub, np.where(group > 0, EV_GROUP_UNSUBSCRIBE, EV_UNSUBSCRIBE), group)
             ev(spam, t_spam, EV_SPAMREPORT)
+            which = np.concatenate([np.flatnonzero(m) for m in masks])
+            parts.append(
+                Items.make(
+                    K_EMAIL_EVENT,
+                    np.concatenate(times),
+                    idx[which],
+                    refs[which],
+                    np.concatenate(codes),
+                    ch,
+                    np.concatenate(auxes),
+                )
+            )
         if reply.any():
             parts.append(Items.make(K_REPLY, t_reply[reply], idx[reply], refs[reply], 0, channel))
         self.schedule.push(Items.concat(parts))

@@ -21,7 +21,7 @@ from growthlab.warehouse.db import WarehouseNotRunning, connect, redact
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("schema.sql")
 INDEX_FILE = Path(__file__).with_name("indexes.sql")
 DATABASE_URL_ENV = "GROWTHLAB_SANDBOX_DATABASE_URL"
@@ -96,8 +96,11 @@ def set_meta(conn: psycopg.Connection, key: str, value: Any) -> None:
 
 
 def has_world(conn: psycopg.Connection) -> bool:
+    """A complete world of this code's schema version is in the database."""
     exists = conn.execute("select to_regclass('world.meta') is not null").fetchone()[0]
-    return bool(exists) and get_meta(conn, "world") is not None
+    if not exists or get_meta(conn, "world") is None:
+        return False
+    return get_meta(conn, "schema_version") == SCHEMA_VERSION
 
 
 # ---- clock -----------------------------------------------------------------------------------

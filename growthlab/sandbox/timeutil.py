@@ -48,19 +48,19 @@ def parse_hubspot_time(value: str | int | float) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+_CHUNK_DAYS = 512
+
+
 @lru_cache(maxsize=64)
-def _offset_table(first_day: int, n_days: int) -> np.ndarray:
-    """UTC offsets in seconds, [timezone code, day] for days since the epoch (noon UTC, DST-aware)."""
-    table = np.zeros((len(TIMEZONES), n_days), dtype=np.float64)
-    base = datetime(1970, 1, 1, 12, tzinfo=UTC)
+def _offset_chunk(chunk: int) -> np.ndarray:
+    """UTC offsets in seconds, [timezone code, day] for the days of one 512-day chunk (noon UTC, DST-aware)."""
+    table = np.zeros((len(TIMEZONES), _CHUNK_DAYS), dtype=np.float64)
+    base = datetime(1970, 1, 1, 12, tzinfo=UTC) + timedelta(days=chunk * _CHUNK_DAYS)
     for t, name in enumerate(TIMEZONES):
         zone = ZoneInfo(name)
-        previous = None
-        for d in range(n_days):
-            moment = base + timedelta(days=first_day + d)
-            off = moment.astimezone(zone).utcoffset()
-            previous = off.total_seconds() if off is not None else previous
-            table[t, d] = previous or 0.0
+        for d in range(_CHUNK_DAYS):
+            off = (base + timedelta(days=d)).astimezone(zone).utcoffset()
+            table[t, d] = off.total_seconds() if off is not None else 0.0
     return table
 
 
@@ -68,15 +68,19 @@ def utc_offsets(ts: np.ndarray, tz: np.ndarray) -> np.ndarray:
     """UTC offset (seconds) of each timestamp in its contact's timezone code."""
     ts = np.asarray(ts, dtype=np.float64)
     if ts.size == 0:
-        return np.zeros(0)
+        return np.zeros(ts.shape)
     days = np.floor(ts / DAY).astype(np.int64)
-    first = int(days.min()) - 1
-    span = int(days.max()) - first + 2
-    # Cache on 64-day aligned windows so repeated calls reuse the table.
-    first_aligned = first - (first % 64)
-    span_aligned = ((first + span - first_aligned) // 64 + 1) * 64
-    table = _offset_table(first_aligned, span_aligned)
-    return table[np.asarray(tz, dtype=np.int64), days - first_aligned]
+    tz = np.broadcast_to(np.asarray(tz, dtype=np.int64), days.shape)
+    chunks = days // _CHUNK_DAYS
+    first, last = int(chunks.min()), int(chunks.max())
+    if first == last:
+        return _offset_chunk(first)[tz, days - first * _CHUNK_DAYS]
+    out = np.empty(days.shape)
+    for c in range(first, last + 1):
+        mask = chunks == c
+        if mask.any():
+            out[mask] = _offset_chunk(c)[tz[mask], days[mask] - c * _CHUNK_DAYS]
+    return out
 
 
 def local_hour_weekday(ts: np.ndarray, tz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

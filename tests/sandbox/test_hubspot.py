@@ -469,3 +469,39 @@ def test_owner_calendar(sandbox):
     calendar = client.api_request({"method": "GET", "path": f"/sandbox/v1/owners/{owner.id}/calendar"}).json()
     assert calendar["timezone"] and calendar["workingHours"]["monday"]
     assert calendar["busy"] and all(b["start"] < b["end"] for b in calendar["busy"])
+
+
+def test_tasks_for_owners_as_campaign_follow_ups_create_them(sandbox):
+    from hubspot.crm.objects.tasks import (
+        AssociationSpec,
+        PublicAssociationsForObject,
+        PublicObjectId,
+        SimplePublicObjectInputForCreate,
+    )
+
+    client = sandbox.hubspot_client()
+    contact = client.crm.contacts.basic_api.get_page(
+        limit=1, after="800", properties=["hubspot_owner_id"]
+    ).results[0]
+    task = client.crm.objects.tasks.basic_api.create(
+        simple_public_object_input_for_create=SimplePublicObjectInputForCreate(
+            properties={
+                "hs_task_subject": "Reply from a campaign",
+                "hs_task_body": "They asked for pricing. [growthlab:reply:123]",
+                "hs_timestamp": "2026-09-01T09:00:00.000Z",
+                "hs_task_status": "NOT_STARTED",
+                "hs_task_priority": "HIGH",
+                "hs_task_type": "EMAIL",
+                "hubspot_owner_id": contact.properties["hubspot_owner_id"],
+            },
+            associations=[
+                PublicAssociationsForObject(
+                    to=PublicObjectId(id=contact.id),
+                    types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=204)],
+                )
+            ],
+        )
+    )
+    assert task.properties["hs_task_priority"] == "HIGH"
+    linked = client.crm.associations.v4.basic_api.get_page("contacts", contact.id, "tasks").results
+    assert task.id in {str(a.to_object_id) for a in linked} and linked[0].association_types[0].type_id == 203

@@ -213,7 +213,31 @@ EMAILS = ObjectType(
     search_text=("hs_email_subject",),
 )
 
-OBJECT_TYPES: dict[str, ObjectType] = {o.name: o for o in (CONTACTS, COMPANIES, DEALS, MEETINGS, EMAILS)}
+TASKS = ObjectType(
+    name="tasks",
+    singular="task",
+    type_id="0-27",
+    table="hubspot.tasks",
+    scope="crm.objects.contacts",
+    props=(
+        *_system("hs_createdate", "hs_lastmodifieddate"),
+        Prop("hs_task_subject", STRING, "hs_task_subject"),
+        Prop("hs_task_body", STRING, "hs_task_body"),
+        Prop("hs_timestamp", DATETIME, "hs_timestamp"),
+        _enum("hs_task_status", ("NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED")),
+        _enum("hs_task_priority", ("NONE", "LOW", "MEDIUM", "HIGH")),
+        _enum(
+            "hs_task_type", ("EMAIL", "CALL", "TODO", "LINKED_IN", "LINKED_IN_CONNECT", "LINKED_IN_MESSAGE")
+        ),
+        Prop("hubspot_owner_id", ENUM, "hubspot_owner_id"),
+    ),
+    defaults=("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
+    search_text=("hs_task_subject",),
+)
+
+OBJECT_TYPES: dict[str, ObjectType] = {
+    o.name: o for o in (CONTACTS, COMPANIES, DEALS, MEETINGS, EMAILS, TASKS)
+}
 _ALIASES = {}
 for _o in OBJECT_TYPES.values():
     _ALIASES.update({_o.name: _o.name, _o.singular: _o.name, _o.type_id: _o.name})
@@ -241,6 +265,8 @@ ASSOCIATION_TYPE_NAMES = {
     200: "meeting_event_to_contact",
     197: "contact_to_email",
     198: "email_to_contact",
+    203: "contact_to_task",
+    204: "task_to_contact",
 }
 
 # HubSpot-defined association type ids (v4): (from, to) -> [type ids]; the first is the default.
@@ -255,5 +281,7 @@ ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, ...]] = {
     ("contacts", "meetings"): (199,),
     ("emails", "contacts"): (198,),
     ("contacts", "emails"): (197,),
+    ("tasks", "contacts"): (204,),
+    ("contacts", "tasks"): (203,),
 }
 PRIMARY_TYPE_IDS = {1, 2, 5, 6}
