@@ -63,13 +63,13 @@ def task_properties(row: dict[str, Any], now: datetime) -> dict[str, str]:
 def create_owner_tasks(
     conn: psycopg.Connection, client: Any, now: datetime, actor: str, limit: int = 200
 ) -> dict:
-    from hubspot.crm.objects import (
+    from hubspot.crm.objects.tasks import (
+        ApiException,
         AssociationSpec,
         PublicAssociationsForObject,
         PublicObjectId,
         SimplePublicObjectInputForCreate,
     )
-    from hubspot.crm.objects.exceptions import ApiException
 
     with conn.cursor() as cur:
         cur.execute(
