@@ -164,6 +164,7 @@ def run(args) -> dict:
             "merge": round(rate["loader_merge"] / rate["psql_copy"], 2),
         },
         "goal": {"vs_to_sql": 5.0, "vs_psql_copy": 0.5},
+        "load_average_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews rates
         "stats": {
             "initial": {"inserted": initial.inserted, "direct_chunks": initial.direct_chunks},
             "merge": {"inserted": merged.inserted, "updated": merged.updated},

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -304,17 +305,38 @@ def _save_state(
 # -- pages --------------------------------------------------------------------------------------
 
 
+def _next_after(page: dict) -> str | None:
+    return ((page.get("paging") or {}).get("next") or {}).get("after")
+
+
+def cursor_pages(
+    fetch: Callable[[str | None], dict], next_cursor: Callable[[dict], str | None], first: dict | None = None
+) -> Iterator[dict]:
+    """Pages of a cursor-paged listing, fetching page k+1 while the caller processes page k.
+
+    Each cursor comes with the previous page, so pages stay sequential; the prefetch hides our
+    own processing time behind HubSpot's response time (and vice versa).
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubspot-prefetch") as pool:
+        pending: Future | None = None
+        page = first if first is not None else fetch(None)
+        while True:
+            cursor = next_cursor(page)
+            pending = pool.submit(fetch, cursor) if cursor else None
+            yield page
+            if pending is None:
+                return
+            page = pending.result()
+
+
 def _list_pages(api: HubSpotApi, spec: ObjectSpec, archived: bool) -> Iterator[list]:
-    after = None
-    while True:
+    def fetch(after: str | None) -> dict:
         if spec.name == "owners":
-            page = api.owners_page(after, archived, LIST_PAGE)
-        else:
-            page = api.list_page(spec.name, list(spec.properties), after, archived, LIST_PAGE)
+            return api.owners_page(after, archived, LIST_PAGE)
+        return api.list_page(spec.name, list(spec.properties), after, archived, LIST_PAGE)
+
+    for page in cursor_pages(fetch, _next_after):
         yield page.get("results") or []
-        after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if not after:
-            return
 
 
 def _search_request(spec: ObjectSpec, lo_ms: int, hi_ms: int, after: str | None) -> dict:
@@ -356,13 +378,12 @@ def _search_pages(api: HubSpotApi, spec: ObjectSpec, lo_ms: int, hi_ms: int, sta
         yield from _search_pages(api, spec, mid + 1, hi_ms, stats)
         return
     stats["windows"] = stats.get("windows", 0) + 1
-    page = first
-    while True:
+
+    def fetch(after: str | None) -> dict:
+        return api.search_page(spec.name, _search_request(spec, lo_ms, hi_ms, after))
+
+    for page in cursor_pages(fetch, _next_after, first=first):
         yield page.get("results") or []
-        after = ((page.get("paging") or {}).get("next") or {}).get("after")
-        if not after:
-            return
-        page = api.search_page(spec.name, _search_request(spec, lo_ms, hi_ms, after))
 
 
 # -- object sync --------------------------------------------------------------------------------
@@ -557,10 +578,14 @@ def sync_email_events(
         batch.details = {"from": start.isoformat(), "to": as_of.isoformat()}
         seen_max: list[datetime] = []
 
+        def fetch(offset: str | None) -> dict:
+            return api.email_events_page(_ms(start), _ms(as_of), offset)
+
+        def next_offset(page: dict) -> str | None:
+            return page.get("offset") if page.get("hasMore") else None
+
         def rows() -> Iterator[tuple]:
-            offset = None
-            while True:
-                page = api.email_events_page(_ms(start), _ms(as_of), offset)
+            for page in cursor_pages(fetch, next_offset):
                 good, bad = [], []
                 for ev in page.get("events") or []:
                     row = email_event_row(ev)
@@ -573,9 +598,6 @@ def sync_email_events(
                 if bad:
                     load.reject(bad)
                 yield from good
-                offset = page.get("offset")
-                if not page.get("hasMore") or not offset:
-                    return
 
         def after_publish(c: psycopg.Connection) -> None:
             _save_state(

@@ -111,6 +111,9 @@ class CallStats:
     timeouts: int = 0
     dropped: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+    first_request_at: float | None = None  # time.monotonic() of the first and last request sent
+    last_request_at: float | None = None
+    http_seconds: float = 0.0  # time spent waiting for HubSpot's answers
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -179,8 +182,15 @@ class HubSpotApi:
                 self.limiter.acquire()  # search calls count against the 10-second budget too
             self.stats.requests += 1
             self.stats.by_kind[kind] = self.stats.by_kind.get(kind, 0) + 1
+            self.stats.last_request_at = time.monotonic()
+            if self.stats.first_request_at is None:
+                self.stats.first_request_at = self.stats.last_request_at
+            sent = time.monotonic()
             try:
-                resp = fn()
+                try:
+                    resp = fn()
+                finally:
+                    self.stats.http_seconds += time.monotonic() - sent
                 headers = _headers_of(resp)
                 self.limiter.learn(headers)
                 status = getattr(resp, "status", None) or getattr(resp, "status_code", 200)

@@ -347,9 +347,7 @@ class Loader:
         before = LoadStats()
         before.add(self.stats)
         for chunk in _chunks(rows, self.chunk_rows):
-            data = serialise(chunk, self.target.columns, self.constants)
-            keys = self._key_sample(chunk)
-            self._submit(_Chunk(data, len(chunk), keys))
+            self._submit(chunk)
         self.flush()
         delta = LoadStats()
         delta.add(self.stats)
@@ -387,14 +385,19 @@ class Loader:
         idx = [self.target.names.index(k) for k in self.target.key if k in self.target.names]
         return [tuple(row[i] for i in idx) for row in chunk]
 
-    def _submit(self, chunk: _Chunk) -> None:
+    def _submit(self, rows: list[Sequence[Any]]) -> None:
         self.flush()  # at most one chunk in flight: memory stays bounded
         if self._pool is None:
-            self._load_chunk(chunk)
+            self._load_chunk(rows)
         else:
-            self._pending = self._pool.submit(self._load_chunk, chunk)
+            # Serialising and copying run on the worker, in the time the producer waits for its
+            # source (an API answer, a file read): they overlap instead of adding up.
+            self._pending = self._pool.submit(self._load_chunk, rows)
 
-    def _load_chunk(self, chunk: _Chunk) -> None:
+    def _load_chunk(self, rows: list[Sequence[Any]]) -> None:
+        chunk = _Chunk(
+            serialise(rows, self.target.columns, self.constants), len(rows), self._key_sample(rows)
+        )
         try:
             if self._direct and not self._checked_empty:
                 self._checked_empty = True
