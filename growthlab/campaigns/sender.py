@@ -357,37 +357,30 @@ def mark_rows_sent(
     actor: str,
     resolution: str | None,
 ) -> int:
-    """Rows of an accepted batch -> sent, one `email.sent` audit row each (inside the caller's transaction)."""
-    sent = conn.execute(
+    """Rows of an accepted batch -> sent, one `email.sent` audit row each, in one statement
+    (inside the caller's transaction)."""
+    row = conn.execute(
         """
-        update ops.outbox set status = 'sent', sg_message_id = coalesce(%s, sg_message_id),
-               sent_at = greatest(scheduled_at, %s), updated_at = now()
-        where batch_id = %s and status = 'sending'
-        returning outbox_id, campaign_id, step_id, variant_id, contact_id
-        """,
-        (x_message_id, now, batch_id),
-    ).fetchall()
-    for oid, campaign_id, step_id, variant_id, contact_id in sent:
-        conn.execute(
-            "insert into ops.audit_log (actor, action, subject_type, subject_id, details) "
-            "values (%s, 'email.sent', 'outbox', %s, %s)",
-            (
-                actor,
-                str(oid),
-                json.dumps(
-                    {
-                        "campaign": campaign_id,
-                        "step": step_id,
-                        "variant": variant_id,
-                        "contact_id": contact_id,
-                        "batch_id": batch_id,
-                        "x_message_id": x_message_id,
-                        "resolution": resolution,
-                    }
-                ),
-            ),
+        with sent as (
+            update ops.outbox set status = 'sent', sg_message_id = coalesce(%(xid)s, sg_message_id),
+                   sent_at = greatest(scheduled_at, %(now)s), updated_at = now()
+            where batch_id = %(batch)s::uuid and status = 'sending'
+            returning outbox_id, campaign_id, step_id, variant_id, contact_id
+        ),
+        audited as (
+            insert into ops.audit_log (actor, action, subject_type, subject_id, details)
+            select %(actor)s, 'email.sent', 'outbox', outbox_id::text,
+                   jsonb_build_object('campaign', campaign_id, 'step', step_id, 'variant', variant_id,
+                                      'contact_id', contact_id, 'batch_id', %(batch)s::text,
+                                      'x_message_id', %(xid)s::text, 'resolution', %(resolution)s::text)
+            from sent
+            returning 1
         )
-    return len(sent)
+        select count(*) from audited
+        """,
+        {"xid": x_message_id, "now": now, "batch": batch_id, "actor": actor, "resolution": resolution},
+    ).fetchone()
+    return int(row[0])
 
 
 def release_rows(
