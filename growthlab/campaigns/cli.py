@@ -163,6 +163,21 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_unsubscribe(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from growthlab.campaigns.compliance import load_unsubscribe_config
+    from growthlab.campaigns.unsubscribe import create_app
+
+    cfg = load_unsubscribe_config(get_settings().home)
+    print(
+        f"unsubscribe endpoint on http://{args.host}:{args.port}/unsubscribe/<token> "
+        f"(public URL: {cfg.https_url or 'GROWTHLAB_UNSUBSCRIBE_URL not set'})"
+    )
+    uvicorn.run(create_app(_url(), cfg.secret), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("campaigns", help="email campaigns: validate, plan, send, forget ...")
     sub = p.add_subparsers(dest="campaigns_command", metavar="ACTION")
@@ -205,6 +220,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prev.add_argument(
         "--out", default=None, help="where to write the HTML (default: $GROWTHLAB_HOME/previews/)"
     )
+    serve = sub.add_parser("serve-unsubscribe", help="serve the one-click unsubscribe endpoint (RFC 8058)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8091)
+    serve.set_defaults(func=cmd_serve_unsubscribe)
     forget_p = sub.add_parser(
         "forget", help="GDPR erasure: suppress an address everywhere and erase its emails"
     )

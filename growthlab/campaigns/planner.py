@@ -346,7 +346,7 @@ def plan_campaign(
             "select pg_advisory_xact_lock(hashtext('growthlab.campaign.plan:' || %s))", (campaign.id,)
         )
         capacity = _Capacity(conn, campaign)
-        weights = variant_weights(conn, campaign.id)
+        weights = variant_weights(conn, campaign.id, now)
         _plan_followups(conn, loaded, now, capacity, result, weights)
         _plan_enrollments(conn, loaded, now, capacity, result, weights)
         if result.enrolled or result.followups or result.completed or result.stopped:

@@ -98,3 +98,23 @@ def test_daily_caps_and_sending_window_in_local_time(world, campaign_dir):
     for _, _, _, _, when in _outbox(world.url):
         days[when.date()] = days.get(when.date(), 0) + 1
     assert max(days.values()) <= 3 and sum(days.values()) == 6
+
+
+def test_the_optimisers_weights_in_force_at_now_pick_the_variants(world, campaign_dir):
+    write_simple_campaign(campaign_dir)
+    for _ in range(12):
+        world.contact()
+    with psycopg.connect(world.url) as conn:
+        # the columns campaigns read (docs/architecture.md); the optimisation area owns the table
+        conn.execute(
+            "create table ops.campaign_settings (campaign_id text, step_id text, variant_id text, weight float8,"
+            " valid_from timestamptz, set_by text)"
+        )
+        conn.execute(
+            "insert into ops.campaign_settings values ('test_seq', 'intro', 'savings', 0, %s, 'optimiser'),"
+            " ('test_seq', 'intro', 'savings', 5, %s, 'optimiser')",
+            (NOW - timedelta(days=1), NOW + timedelta(days=1)),  # the later row is not in force yet
+        )
+    pipeline.load_campaigns(world.url, "test", campaign_dir)
+    pipeline.plan(world.url, NOW, "test", campaign_dir)
+    assert {r[2] for r in _outbox(world.url)} == {"emissions"}

@@ -149,3 +149,40 @@ def test_forget_suppresses_everywhere_and_erases_the_emails(world, campaign_dir,
         }
     assert gone not in second
     server.close()
+
+
+def test_one_click_unsubscribe_link(world, campaign_dir, settings, monkeypatch):
+    from starlette.testclient import TestClient
+
+    from growthlab.campaigns.compliance import load_unsubscribe_config
+    from growthlab.campaigns.unsubscribe import create_app
+
+    monkeypatch.setenv("GROWTHLAB_UNSUBSCRIBE_URL", "https://growth.heliogrid.example/unsubscribe")
+    leaver = world.contact(email="leaver@x.example")
+    stayer = world.contact()
+    server = _sent_world(world, campaign_dir, settings, [leaver, stayer])
+    sent = server.requests[0]["personalizations"]
+    headers = next(p["headers"] for p in sent if p["custom_args"]["gl_contact_id"] == leaver)
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https = headers["List-Unsubscribe"].split(",")[0].strip("<> ")
+    assert https.startswith("https://growth.heliogrid.example/unsubscribe/")
+    path = "/unsubscribe/" + https.rsplit("/", 1)[1]
+    client = TestClient(create_app(world.url, load_unsubscribe_config(settings.home).secret))
+    assert client.get(path).status_code == 200  # a page with a button: a GET never unsubscribes
+    with psycopg.connect(world.url) as conn:
+        assert conn.execute("select count(*) from ops.suppression").fetchone()[0] == 0
+    response = client.post(
+        path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200 and "unsubscribed" in response.text
+    assert client.post(path[:-3] + "AAA").status_code == 404  # forged
+    with psycopg.connect(world.url) as conn:
+        suppressed = conn.execute("select email_sha256, reason, source from ops.suppression").fetchall()
+        state = dict(
+            conn.execute("select contact_id, coalesce(stopped_reason, status) from ops.campaign_enrollments")
+        )
+    assert suppressed == [(email_sha256("leaver@x.example"), "unsubscribe", "unsubscribe_link")]
+    assert state == {leaver: "suppressed:unsubscribe", stayer: "active"}
+    server.close()
