@@ -66,7 +66,8 @@ def _truth(args: argparse.Namespace) -> int:
     summary = write_truth(store.sandbox_url(get_settings()), args.out)
     print(
         f"wrote {summary.contacts:,} contacts to {args.out}: {summary.converted:,} convert within 90 days "
-        f"(mean propensity {summary.mean_propensity:.3f}, oracle AUC {summary.oracle_auc})"
+        f"(mean propensity {summary.mean_propensity:.3f}, oracle AUC {summary.oracle_auc}, "
+        f"oracle expected AUC {summary.oracle_expected_auc:.4f})"
     )
     return 0
 

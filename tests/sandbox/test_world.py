@@ -9,7 +9,7 @@ import pytest
 
 from growthlab.sandbox import store
 from growthlab.sandbox.generate import generate_world, world_spec
-from growthlab.sandbox.truth import auc, truth_frame
+from growthlab.sandbox.truth import auc, expected_auc, truth_frame
 from tests.fixtures.sandbox import new_database
 
 DIGEST_TABLES = [
@@ -116,6 +116,18 @@ def test_auc_matches_its_definition():
     pairs = [(p, n) for p in scores[labels == 1] for n in scores[labels == 0]]
     expected = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
     assert auc(labels, scores) == pytest.approx(expected)
+
+
+def test_expected_auc_is_the_mean_auc_over_outcomes_drawn_from_the_propensity():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.01, 0.6, 12)
+    scores = np.round(p + rng.normal(0, 0.1, 12), 1)  # noisy, with ties
+    num = sum(p[i] * (1 - p[j]) * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+              for i in range(12) for j in range(12) if i != j)
+    den = sum(p[i] * (1 - p[j]) for i in range(12) for j in range(12) if i != j)
+    assert expected_auc(p, scores) == pytest.approx(num / den)
+    draws = [auc(y, scores) for y in (rng.random((4000, 12)) < p) if 0 < y.sum() < 12]
+    assert expected_auc(p, scores) == pytest.approx(np.mean(draws), abs=0.02)
 
 
 def test_truth_is_stable_at_the_same_clock(sandbox):
