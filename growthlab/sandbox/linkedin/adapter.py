@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from growthlab.sandbox import store
 from growthlab.sandbox.catalog import ANGLES
-from growthlab.sandbox.generate import conversation_ids
+from growthlab.sandbox.history_tables import conversation_ids
 from growthlab.sandbox.timeutil import iso_ms
 from growthlab.sandbox.web import DbPool, FaultInjector, json_response
 
