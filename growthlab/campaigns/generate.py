@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+import jinja2
 import psycopg
 from psycopg.rows import dict_row
 
@@ -62,6 +63,7 @@ def generate(
     result = GenerateResult()
     env = make_environment(catalog.templates_dir)
     generators: dict[str, tuple[ContentGenerator, str | None]] = {}
+    templates: dict[str, jinja2.Template] = {}
     ids = list(catalog.campaigns)
     while True:
         with conn.cursor(row_factory=dict_row) as cur:
@@ -92,6 +94,7 @@ def generate(
                     loaded,
                     recipients.get(row["contact_id"]),
                     env,
+                    templates,
                     generator,
                     note,
                     unsubscribe,
@@ -102,7 +105,9 @@ def generate(
     return result
 
 
-def _generate_row(conn, row, loaded, recipient, env, generator, note, unsubscribe, now, result) -> None:
+def _generate_row(
+    conn, row, loaded, recipient, env, templates, generator, note, unsubscribe, now, result
+) -> None:
     campaign = loaded.campaign
     if recipient is None:
         _set_status(conn, row["outbox_id"], "cancelled", "contact_gone: not in marts.dim_contacts any more")
@@ -129,7 +134,7 @@ def _generate_row(conn, row, loaded, recipient, env, generator, note, unsubscrib
     try:
         generated = generator.generate(
             GenerationRequest(
-                load_template(env, variant.template),
+                _template(env, templates, variant.template),
                 context,
                 variant.angle,
                 campaign.content.llm_instructions,
@@ -178,6 +183,12 @@ def _generate_row(conn, row, loaded, recipient, env, generator, note, unsubscrib
         result.llm += 1
     elif generated.note:
         result.fallbacks += 1
+
+
+def _template(env, cache: dict[str, jinja2.Template], name: str) -> jinja2.Template:
+    if name not in cache:
+        cache[name] = load_template(env, name)
+    return cache[name]
 
 
 def _set_status(conn: psycopg.Connection, outbox_id: int, status: str, reason: str) -> None:

@@ -260,9 +260,38 @@ def _dedupe(errors: list[LocatedError]) -> list[LocatedError]:
     return out
 
 
+_CACHE: dict[Path, tuple[tuple, Catalog]] = {}
+
+
+def _fingerprint(root: Path) -> tuple:
+    """What a catalog depends on: every file's path, size and mtime, and the postal-address fallback."""
+    files = tuple(
+        sorted(
+            (str(p.relative_to(root)), st.st_size, st.st_mtime_ns)
+            for p in root.rglob("*")
+            if (st := p.stat()) and p.is_file()
+        )
+    )
+    return files, os.environ.get("GROWTHLAB_SENDER_POSTAL_ADDRESS")
+
+
 def load_catalog(root: Path | None = None) -> Catalog:
-    """Every campaign under `root` (default: campaigns_dir()). Raises CatalogError listing all problems."""
+    """Every campaign under `root` (default: campaigns_dir()). Raises CatalogError listing all problems.
+
+    A valid catalog is cached per folder until a file in it changes."""
     root = (root or campaigns_dir()).resolve()
+    if root.is_dir():
+        fingerprint = _fingerprint(root)
+        cached = _CACHE.get(root)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        catalog = _load_catalog(root)
+        _CACHE[root] = (fingerprint, catalog)
+        return catalog
+    return _load_catalog(root)
+
+
+def _load_catalog(root: Path) -> Catalog:
     if not root.is_dir():
         raise CatalogError(
             [LocatedError(root, None, "campaign folder not found; set GROWTHLAB_CAMPAIGNS_DIR")]

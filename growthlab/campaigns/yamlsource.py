@@ -93,9 +93,13 @@ def load_located(path: Path) -> Located:
     return loads_located(text, str(path))
 
 
+# libyaml's composer when available (ten times faster; same nodes and marks).
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def loads_located(text: str, file: str) -> Located:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -255,20 +255,23 @@ def write_simple_campaign(
     daily_cap: int = 5000,
     consent: str = "standard",
     only: bool = True,
+    single_step: bool = False,
 ) -> Path:
-    """A campaign open every day all day (so scheduling is predictable); `only` removes the others."""
+    """A campaign open every day all day (so scheduling is predictable); `only` removes the others;
+    `single_step` keeps the first touch only."""
     if only:
         for p in folder.glob("*.yaml"):
             p.unlink()
     path = folder / f"{campaign_id}.yaml"
-    path.write_text(
-        SIMPLE_CAMPAIGN.format(
-            id=campaign_id,
-            status=status,
-            min_score=min_score,
-            max_new=max_new,
-            daily_cap=daily_cap,
-            consent=consent,
-        )
+    text = SIMPLE_CAMPAIGN.format(
+        id=campaign_id,
+        status=status,
+        min_score=min_score,
+        max_new=max_new,
+        daily_cap=daily_cap,
+        consent=consent,
     )
+    if single_step:
+        text = text[: text.index("  - id: bump")]
+    path.write_text(text)
     return path

@@ -23,7 +23,7 @@ from growthlab.campaigns.sender import SendOptions
 
 pytestmark = pytest.mark.slow
 
-DAYS = 12
+DAYS = 10
 CAMPAIGN = """\
 id: e2e_decarb
 name: End-to-end decarbonisation sequence
