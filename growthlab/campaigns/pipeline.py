@@ -54,9 +54,27 @@ def load_campaigns(url: str, actor: str, root: Path | None = None) -> dict[str, 
     return {**counts, "active": sorted(c.campaign.id for c in catalog.active())}
 
 
+class MartsMissing(RuntimeError):
+    pass
+
+
+def _require_marts(conn) -> None:
+    missing = [
+        t
+        for t in ("marts.dim_contacts", "marts.dim_companies")
+        if not conn.execute("select to_regclass(%s) is not null", (t,)).fetchone()[0]
+    ]
+    if missing:
+        raise MartsMissing(
+            f"{', '.join(missing)} not built yet: campaigns choose their audience from the marts. Run the "
+            f"warehouse_build DAG (or `growthlab dbt build`) first"
+        )
+
+
 def plan(url: str, now: datetime, actor: str, root: Path | None = None) -> dict[str, Any]:
     catalog = _catalog(root)
     with connect(url) as conn:
+        _require_marts(conn)
         sig = signals.apply_signals(conn, now, actor)
         plans = planner.plan(conn, catalog, now, actor)
     return {"signals": asdict(sig), "campaigns": [asdict(p) for p in plans]}
@@ -65,6 +83,7 @@ def plan(url: str, now: datetime, actor: str, root: Path | None = None) -> dict[
 def generate(url: str, now: datetime, actor: str, home: Path, root: Path | None = None) -> dict[str, Any]:
     catalog = _catalog(root)
     with connect(url) as conn:
+        _require_marts(conn)
         result = generate_mod.generate(
             conn, catalog, load_unsubscribe_config(home), now, LLMConfig.from_env()
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from growthlab.campaigns import pipeline
 from growthlab.campaigns.compliance import email_sha256
@@ -118,3 +119,10 @@ def test_the_optimisers_weights_in_force_at_now_pick_the_variants(world, campaig
     pipeline.load_campaigns(world.url, "test", campaign_dir)
     pipeline.plan(world.url, NOW, "test", campaign_dir)
     assert {r[2] for r in _outbox(world.url)} == {"emissions"}
+
+
+def test_planning_before_the_marts_exist_says_what_to_do(fresh_db, campaign_dir):
+    write_simple_campaign(campaign_dir)
+    pipeline.load_campaigns(fresh_db, "test", campaign_dir)
+    with pytest.raises(pipeline.MartsMissing, match="Run the warehouse_build DAG"):
+        pipeline.plan(fresh_db, NOW, "test", campaign_dir)
