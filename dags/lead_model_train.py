@@ -11,11 +11,12 @@ DOC = """
 
 Retrains the lead-scoring model on `marts.lead_features` once a month (ml/, docs/architecture.md).
 
-1. **train_and_register**: time-based split of the labelled as-of dates (train, a 90-day purge gap,
-   calibration, another gap, the newest labelled date as holdout), leakage check, LightGBM (main,
-   fit-only, engagement-only) with early stopping and class weighting, Platt calibration; one MLflow
-   run (params, data window, row counts, metrics, calibration curve, feature importance, SHAP
-   summary); the calibrated pyfunc registered as a new version of `lead_scoring`, alias `challenger`.
+1. **train_and_register**: time-based split of the labelled as-of dates (training dates, a 90-day
+   purge gap, the newest labelled date as holdout); on the training dates k folds grouped by
+   company give early stopping and the out-of-fold margins Platt calibration is fitted on; leakage
+   check; LightGBM (main, fit-only, engagement-only) with class weighting. One MLflow run (params,
+   data window, row counts, metrics, calibration curve, feature importance, SHAP summary); the
+   calibrated pyfunc registered as a new version of `lead_scoring`, alias `challenger`.
 2. **gate**: evaluates the new version and the `champion` on the same holdout; promotes only if ROC
    AUC improves by GROWTHLAB_ML_GATE_MIN_AUC_GAIN without worse calibration. The decision and both
    sets of numbers are tagged on the version and written to `ops.audit_log`.

@@ -4,9 +4,10 @@ For a cold start from a historical export (a CRM dump, a spreadsheet): any delim
 and categorical columns, missing values spelled in any common way, a binary target given by name.
 The same components as the monthly model (ml/features encoding, the booster parameters, early
 stopping, class weighting, Platt calibration) run in stratified k-fold cross-validation. There are
-no as-of dates in such a file, so early stopping and calibration use out-of-fold predictions of an
-inner 4-fold split of each training fold, and the final booster of the fold is refitted on all its
-rows. A default-parameter `LGBMClassifier` runs on the same folds as the baseline.
+no as-of dates in such a file, so the inner folds are stratified rather than grouped by company;
+otherwise it is `ml.train.cross_fit`: early stopping and calibration on out-of-fold predictions of
+an inner 4-fold split of each training fold, then a refit on all its rows. A default-parameter
+`LGBMClassifier` runs on the same folds as the baseline.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ml.config import threads_for
 from ml.evaluate import Metrics, evaluate
 from ml.features import FeatureEncoder
 from ml.leakage import LeakageReport, check_leakage
-from ml.train import EARLY_STOPPING_ROUNDS, MAX_ROUNDS, booster_params
+from ml.train import booster_params, cross_fit
 
 log = logging.getLogger(__name__)
 
@@ -283,30 +284,11 @@ def prepare(path: Path, target: str, drop: list[str] | None = None) -> PreparedT
 def fit_pipeline_fold(
     X: np.ndarray, y: np.ndarray, names: list[str], cats: list[int], seed: int, calibration: str = "platt"
 ):
-    """Early stopping and calibration from inner 4-fold out-of-fold predictions; refit on all rows."""
-    params = booster_params(len(y), int(y.sum()), seed)
-    inner = StratifiedKFold(n_splits=4, shuffle=True, random_state=seed)
-    folds = list(inner.split(X, y))
-    dataset = lgb.Dataset(X, y, feature_name=names, categorical_feature=cats, free_raw_data=False)
-    cv = lgb.cv(
-        params,
-        dataset,
-        num_boost_round=MAX_ROUNDS,
-        folds=folds,
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
-        return_cvbooster=True,
-    )
-    rounds = len(next(v for k, v in cv.items() if k.endswith("-mean")))
-    margin_oof = np.zeros(len(y))
-    for booster, (_, other) in zip(cv["cvbooster"].boosters, folds, strict=True):
-        margin_oof[other] = booster.predict(
-            X[other], raw_score=True, num_iteration=rounds, num_threads=threads_for(len(other))
-        )
-    calibrator = fit_calibrator(margin_oof, y, calibration)
-    final = lgb.train(
-        params, lgb.Dataset(X, y, feature_name=names, categorical_feature=cats), num_boost_round=rounds
-    )
-    return final, calibrator
+    """The monthly model's recipe (ml.train.cross_fit): early stopping and calibration from inner
+    4-fold out-of-fold predictions, then a refit on all rows. Returns (booster, calibrator)."""
+    inner = list(StratifiedKFold(n_splits=4, shuffle=True, random_state=seed).split(X, y))
+    fitted = cross_fit(X, y, inner, names, cats, seed)
+    return fitted.booster, fit_calibrator(fitted.oof_margin, y, calibration)
 
 
 def _baseline_frame(table: PreparedTable) -> pd.DataFrame:

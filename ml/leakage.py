@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 SUSPECT_FLOOR = 0.70  # below this a feature is not strong enough to be called suspect
 SUSPECT_CANDIDATES = 2  # how many of the strongest features get the (costly) all-others comparison
@@ -90,37 +90,30 @@ class LeakageReport:
         return {"threshold": self.threshold, "findings": [asdict(f) for f in self.findings]}
 
 
-def _bin_keys(fit: pd.Series, other: pd.Series, categorical: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Integer bin keys for fitting and evaluation rows; missing values get their own bin."""
+def bin_keys(values: pd.Series, categorical: bool) -> np.ndarray:
+    """Bin of every value, 0..K-1: categories, or quantile bins of the numbers (edges need no
+    label, so they come from every row); missing values get a bin of their own."""
     if categorical:
-        both = pd.concat([fit.astype("string"), other.astype("string")], ignore_index=True)
-        codes, _ = pd.factorize(both, use_na_sentinel=True)
-        codes = np.where(codes < 0, np.iinfo(np.int64).max, codes)
-        return codes[: len(fit)], codes[len(fit) :]
-    a = pd.to_numeric(fit, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    b = pd.to_numeric(other, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+        return np.where(codes < 0, len(uniques), codes).astype(np.int64)
+    a = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     finite = a[~np.isnan(a)]
     edges = np.unique(np.quantile(finite, np.linspace(0, 1, BINS + 1)[1:-1])) if len(finite) else np.array([])
-    missing_bin = len(edges) + 1
-
-    def keys(values: np.ndarray) -> np.ndarray:
-        out = np.searchsorted(edges, values, side="right").astype(np.int64)
-        out[np.isnan(values)] = missing_bin
-        return out
-
-    return keys(a), keys(b)
+    out = np.searchsorted(edges, np.where(np.isnan(a), 0.0, a), side="right").astype(np.int64)
+    out[np.isnan(a)] = len(edges) + 1
+    return out
 
 
-def single_feature_scores(
-    fit: pd.Series, y_fit: np.ndarray, other: pd.Series, categorical: bool
-) -> np.ndarray:
-    """The one-feature model: each bin's smoothed positive rate on the fitting rows."""
-    k_fit, k_other = _bin_keys(fit, other, categorical)
+def bin_rates(keys_fit: np.ndarray, y_fit: np.ndarray, keys_other: np.ndarray) -> np.ndarray:
+    """The one-feature model: each bin's smoothed positive rate on the fitting rows, looked up
+    for the other rows (bins unseen when fitting get the prior)."""
     y_fit = np.asarray(y_fit, dtype=np.float64)
     prior = y_fit.mean()
-    table = pd.DataFrame({"k": k_fit, "y": y_fit}).groupby("k")["y"].agg(["sum", "count"])
-    rate = (table["sum"] + SMOOTHING * prior) / (table["count"] + SMOOTHING)
-    return pd.Series(k_other).map(rate).fillna(prior).to_numpy(dtype=np.float64)
+    size = int(max(keys_fit.max(initial=0), keys_other.max(initial=0))) + 1
+    positives = np.bincount(keys_fit, weights=y_fit, minlength=size)
+    counts = np.bincount(keys_fit, minlength=size)
+    rate = (positives + SMOOTHING * prior) / (counts + SMOOTHING)
+    return rate[keys_other]
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -138,20 +131,27 @@ def single_feature_auc(
     eval_y: np.ndarray | None = None,
     folds: int = 5,
     seed: int = 0,
+    groups: np.ndarray | None = None,
+    splits: list | None = None,
 ) -> float:
-    """Out-of-sample AUC of the one-feature model: fit->eval rows, or k-fold when no eval rows."""
+    """Out-of-sample AUC of the one-feature model: fit->eval rows, or k-fold when no eval rows
+    (grouped when `groups` is given, so a company's rows are never on both sides)."""
     if eval_frame is not None and eval_y is not None:
-        scores = single_feature_scores(frame[feature], y, eval_frame[feature], categorical)
+        keys = bin_keys(pd.concat([frame[feature], eval_frame[feature]], ignore_index=True), categorical)
+        scores = bin_rates(keys[: len(frame)], y, keys[len(frame) :])
         return _auc(np.asarray(eval_y), scores)
     y = np.asarray(y)
+    keys = bin_keys(frame[feature].reset_index(drop=True), categorical)
     oof = np.zeros(len(y))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    column = frame[feature].reset_index(drop=True)
-    for fit_idx, other_idx in splitter.split(np.zeros(len(y)), y):
-        oof[other_idx] = single_feature_scores(
-            column.iloc[fit_idx], y[fit_idx], column.iloc[other_idx], categorical
-        )
+    for fit_idx, other_idx in splits or _splits(y, folds, seed, groups):
+        oof[other_idx] = bin_rates(keys[fit_idx], y[fit_idx], keys[other_idx])
     return _auc(y, oof)
+
+
+def _splits(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None) -> list:
+    if groups is not None:
+        return list(GroupKFold(n_splits=folds).split(np.zeros(len(y)), y, groups))
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
 def check_leakage(
@@ -165,12 +165,15 @@ def check_leakage(
     eval_frame: pd.DataFrame | None = None,
     eval_y: np.ndarray | None = None,
     seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> LeakageReport:
     """Score every feature alone; flag leaks and suspects. `others_auc(features)` returns the AUC
     of a model on the given features (evaluated out of sample); without it no suspects are named."""
     report = LeakageReport(threshold=threshold)
+    splits = None if eval_frame is not None else _splits(np.asarray(y), 5, seed, groups)
     singles = {
-        f: single_feature_auc(frame, y, f, f in categorical, eval_frame, eval_y, seed=seed) for f in features
+        f: single_feature_auc(frame, y, f, f in categorical, eval_frame, eval_y, seed=seed, splits=splits)
+        for f in features
     }
     low = 1.0 - threshold
     leaks = {f for f, auc in singles.items() if auc >= threshold or auc <= low}

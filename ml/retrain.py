@@ -102,11 +102,11 @@ def train_and_register(
             )
             return existing
     log.info(
-        "training as of %s: train %s..%s, calibration %s, holdout %s (purge %d days)",
+        "training as of %s: train %s..%s (%d dates), holdout %s (purge %d days)",
         now,
         split.train[0],
         split.train[-1],
-        ",".join(map(str, split.calibration)),
+        len(split.train),
         split.holdout,
         split.purge_days,
     )

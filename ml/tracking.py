@@ -158,7 +158,7 @@ def log_training(
         "as_of": now.isoformat(),
         "train_from": split.train[0].isoformat(),
         "train_to": split.train[-1].isoformat(),
-        "calibration_dates": ",".join(d.isoformat() for d in split.calibration),
+        "train_dates": len(split.train),
         "holdout_date": split.holdout.isoformat(),
         "purge_days": split.purge_days,
         "label_horizon_days": settings.label_horizon_days,
@@ -173,6 +173,7 @@ def log_training(
         **{f"rows_{k}": v for k, v in report.rows.items()},
         **{f"positives_{k}": v for k, v in report.positives.items()},
         **{f"best_iteration_{k}": v for k, v in report.best_iterations.items()},
+        **{f"cv_roc_auc_{k}": v for k, v in report.cv_auc.items()},
         **{f"holdout_conversion_grade_{g}": r for g, r in report.grade_rates.items() if r == r},
     }
     y_hold = trained.holdout_frame["converted_90d"].to_numpy()

@@ -1,16 +1,21 @@
 """Fitting the lead-scoring bundle on a time split of `marts.lead_features` (pure: frames in, model out).
 
-1. Rows are split by as-of date (ml/split.py): train, calibration, holdout, with purge gaps.
-2. The leakage check (ml/leakage.py) scores each feature alone, fitted on train and evaluated on
-   calibration rows; near-perfect ones are excluded unless allowed.
-3. Three boosters on the training rows, early-stopped on calibration ROC AUC: the main one on every
-   feature, one on the fit features, one on the engagement features. Class imbalance: positives are
-   weighted by sqrt(negatives / positives), a middle ground between none (rare positives get few
-   splits) and full balancing (noisy, over-weights a few hundred positives); ranking is what early
-   stopping watches, so the weighting cannot stop it early.
-4. Platt (or isotonic) calibration of the main margin on the calibration rows.
-5. Grade thresholds, fit/engagement percentile references and drift references from the
-   calibration and training rows; metrics on the holdout.
+1. Rows are split by as-of date (ml/split.py): training dates, a purge gap, the newest labelled
+   date as holdout. The holdout is only ever used to measure.
+2. The training rows are split into k folds grouped by company (a company's contacts, and a
+   contact's rows at different dates, stay on one side). Out-of-fold predictions give early
+   stopping (mean validation ROC AUC over the folds), the calibration rows and the reference
+   distributions; each booster is then refitted on all training rows with the chosen rounds.
+3. The leakage check (ml/leakage.py) scores each feature alone, out of fold; near-perfect ones are
+   excluded unless allowed.
+4. Three boosters: the main one on every feature, one on the fit features, one on the engagement
+   features. Class imbalance: positives are weighted by sqrt(negatives / positives), a middle ground
+   between none (rare positives get few splits) and full balancing (noisy, over-weights a few hundred
+   positives); ranking is what early stopping watches, so the weighting cannot stop it early.
+   Small trees (7 leaves) generalise best on the sandbox world and keep TreeSHAP cheap.
+5. Platt (or isotonic) calibration of the main margin on the out-of-fold margins.
+6. Grade thresholds, fit/engagement percentile references and drift references from the
+   out-of-fold predictions and the training rows; metrics on the holdout.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
 
 from ml.calibrate import fit_calibrator
 from ml.config import MLSettings, threads_for
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 EARLY_STOPPING_ROUNDS = 50
 MAX_ROUNDS = 2000
+CV_FOLDS = 4
 
 
 def booster_params(n_rows: int, positives: int, seed: int) -> dict:
@@ -55,7 +62,7 @@ def booster_params(n_rows: int, positives: int, seed: int) -> dict:
         "objective": "binary",
         "metric": "auc",
         "learning_rate": 0.05,
-        "num_leaves": 15,
+        "num_leaves": 7,
         "min_data_in_leaf": int(min(200, max(20, n_rows // 250))),
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
@@ -74,30 +81,66 @@ def booster_params(n_rows: int, positives: int, seed: int) -> dict:
     }
 
 
-def fit_booster(
+@dataclass
+class CrossFit:
+    booster: lgb.Booster  # refitted on every training row
+    oof_margin: np.ndarray  # out-of-fold raw scores, one per training row
+    rounds: int
+    cv_auc: float
+
+
+def cross_fit(
     X: np.ndarray,
     y: np.ndarray,
-    X_valid: np.ndarray,
-    y_valid: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
     names: list[str],
     categorical: list[int],
     seed: int,
-    rounds: int | None = None,
-) -> lgb.Booster:
-    """Early-stopped on validation ROC AUC (or a fixed number of rounds when given)."""
+) -> CrossFit:
+    """Early stopping on the folds' mean validation ROC AUC, out-of-fold margins, then a refit."""
     params = booster_params(len(y), int(np.sum(y)), seed)
-    train = lgb.Dataset(X, y, feature_name=names, categorical_feature=categorical, free_raw_data=True)
-    if rounds is not None:
-        return lgb.train(params, train, num_boost_round=rounds)
-    valid = lgb.Dataset(X_valid, y_valid, reference=train)
-    return lgb.train(
+    dataset = lgb.Dataset(X, y, feature_name=names, categorical_feature=categorical, free_raw_data=False)
+    cv = lgb.cv(
         params,
-        train,
+        dataset,
         num_boost_round=MAX_ROUNDS,
-        valid_sets=[valid],
-        valid_names=["calibration"],
+        folds=folds,
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
+        return_cvbooster=True,
     )
+    rounds = len(cv["valid auc-mean"])
+    oof = np.zeros(len(y))
+    for booster, (_, other) in zip(cv["cvbooster"].boosters, folds, strict=True):
+        oof[other] = booster.predict(
+            X[other], raw_score=True, num_iteration=rounds, num_threads=threads_for(len(other))
+        )
+    final = lgb.train(
+        params, lgb.Dataset(X, y, feature_name=names, categorical_feature=categorical), num_boost_round=rounds
+    )
+    return CrossFit(final, oof, rounds, float(cv["valid auc-mean"][-1]))
+
+
+def company_groups(frame: pd.DataFrame) -> np.ndarray:
+    """The company of each row (the contact itself when it has none)."""
+    company = frame["company_id"].astype(object)
+    return company.where(company.notna(), "contact:" + frame["contact_id"].astype(str)).to_numpy()
+
+
+def grouped_folds(
+    frame: pd.DataFrame, y: np.ndarray, k: int = CV_FOLDS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k folds grouped by company (contact when it has none); each fold must hold both classes."""
+    groups = company_groups(frame)
+    n_groups = len(pd.unique(groups))
+    k = max(2, min(k, n_groups))
+    folds = list(GroupKFold(n_splits=k).split(np.zeros(len(y)), y, groups))
+    for _, other in folds:
+        if y[other].min() == y[other].max():
+            raise InsufficientHistory(
+                f"a cross-validation fold of the training rows holds a single class ({len(y)} rows, {int(y.sum())} "
+                f"conversions): more labelled history is needed"
+            )
+    return folds
 
 
 @dataclass
@@ -110,6 +153,7 @@ class TrainingReport:
     holdout: Metrics
     holdout_fit_auc: float
     holdout_engagement_auc: float
+    cv_auc: dict[str, float]
     grade_rates: dict[str, float]
     best_iterations: dict[str, int]
     params: dict = field(default_factory=dict)
@@ -130,15 +174,25 @@ def label_array(frame: pd.DataFrame) -> np.ndarray:
 def partition(frame: pd.DataFrame, split: TimeSplit) -> dict[str, pd.DataFrame]:
     as_of = pd.to_datetime(frame["as_of_date"]).dt.date
     return {
-        "train": frame[as_of.isin(split.train)],
-        "calibration": frame[as_of.isin(split.calibration)],
-        "holdout": frame[as_of == split.holdout],
+        "train": frame[as_of.isin(split.train)].reset_index(drop=True),
+        "holdout": frame[as_of == split.holdout].reset_index(drop=True),
     }
 
 
 def plan_for(frame: pd.DataFrame, now: date, settings: MLSettings) -> TimeSplit:
     dates = pd.to_datetime(frame["as_of_date"]).dt.date.unique()
     return plan_split(labelled_dates(dates, now, settings.label_horizon_days), settings.purge_days)
+
+
+def _check_classes(parts: dict[str, pd.DataFrame], split: TimeSplit) -> None:
+    for role, part in parts.items():
+        y = label_array(part)
+        if len(part) == 0 or y.min() == y.max():
+            dates = split.train if role == "train" else (split.holdout,)
+            raise InsufficientHistory(
+                f"the {role} rows ({', '.join(map(str, dates))}) hold {len(part)} rows and "
+                f"{int(y.sum()) if len(y) else 0} conversions: both classes are needed"
+            )
 
 
 def fit_bundle(
@@ -150,36 +204,28 @@ def fit_bundle(
     """Fit the scoring bundle on a labelled frame (keys, features, label) and its time split."""
     assert_no_label_features(features)
     parts = partition(frame, split)
-    for role, part in parts.items():
-        y = label_array(part)
-        if len(part) == 0 or y.min() == y.max():
-            raise InsufficientHistory(
-                f"the {role} rows ({', '.join(map(str, getattr(split, role) if role != 'holdout' else [split.holdout]))}) "
-                f"hold {len(part)} rows and {int(y.sum()) if len(y) else 0} conversions: both classes are needed"
-            )
-    train, cal, hold = parts["train"], parts["calibration"], parts["holdout"]
-    y_train, y_cal, y_hold = label_array(train), label_array(cal), label_array(hold)
+    _check_classes(parts, split)
+    train, hold = parts["train"], parts["holdout"]
+    y_train, y_hold = label_array(train), label_array(hold)
+    folds = grouped_folds(train, y_train)
 
-    # Leakage: every candidate feature alone, fitted on train, scored on calibration rows.
+    # Leakage: every candidate feature alone, out of fold on the training rows.
     full = FeatureEncoder.fit(train, list(features), CATEGORICAL)
-    Xf_train, Xf_cal = full.transform(train), full.transform(cal)
+    Xf = full.transform(train)
 
     def others_auc(subset: list[str]) -> float:
-        """AUC on calibration rows of a booster on `subset`, early-stopped on those same rows: if
-        anything optimistic, so a feature is called suspect only when it clearly beats the rest."""
+        """Cross-validated AUC of a booster on `subset` at its early-stopped round: if anything
+        optimistic, so a feature is called suspect only when it clearly beats the rest."""
         idx = [full.features.index(f) for f in subset]
         cats = [i for i, j in enumerate(idx) if full.features[j] in full.categories]
-        train_set = lgb.Dataset(Xf_train[:, idx], y_train, feature_name=subset, categorical_feature=cats)
-        quick = lgb.train(
+        result = lgb.cv(
             {**booster_params(len(y_train), int(y_train.sum()), settings.seed), "learning_rate": 0.1},
-            train_set,
+            lgb.Dataset(Xf[:, idx], y_train, feature_name=subset, categorical_feature=cats),
             num_boost_round=500,
-            valid_sets=[lgb.Dataset(Xf_cal[:, idx], y_cal, reference=train_set)],
+            folds=folds,
             callbacks=[lgb.early_stopping(20, first_metric_only=True, verbose=False)],
         )
-        return float(
-            roc_auc_score(y_cal, quick.predict(Xf_cal[:, idx], num_threads=threads_for(len(Xf_cal))))
-        )
+        return float(result["valid auc-mean"][-1])
 
     leakage = check_leakage(
         train,
@@ -189,9 +235,8 @@ def fit_bundle(
         threshold=settings.leakage_auc,
         allow=settings.leakage_allow,
         others_auc=others_auc,
-        eval_frame=cal,
-        eval_y=y_cal,
         seed=settings.seed,
+        groups=company_groups(train),
     )
     for line in leakage.lines():
         (log.warning if leakage.flagged else log.info)("leakage check: %s", line)
@@ -205,45 +250,35 @@ def fit_bundle(
         )
 
     encoder = FeatureEncoder.fit(train, used, CATEGORICAL)
-    X_train, X_cal, X_hold = encoder.transform(train), encoder.transform(cal), encoder.transform(hold)
+    X_train, X_hold = encoder.transform(train), encoder.transform(hold)
     cats = encoder.categorical_indices
     fit_cols = [encoder.features.index(f) for f in fit_used]
     eng_cols = [encoder.features.index(f) for f in engagement_used]
 
-    def sub(cols: list[int]) -> tuple[list[str], list[int]]:
-        return [encoder.features[c] for c in cols], [i for i, c in enumerate(cols) if c in cats]
+    def on(cols: list[int]) -> CrossFit:
+        names = [encoder.features[c] for c in cols]
+        sub_cats = [i for i, c in enumerate(cols) if c in cats]
+        return cross_fit(X_train[:, cols], y_train, folds, names, sub_cats, settings.seed)
 
-    main = fit_booster(X_train, y_train, X_cal, y_cal, encoder.features, cats, settings.seed)
-    fit_names, fit_cats = sub(fit_cols)
-    fit_model = fit_booster(
-        X_train[:, fit_cols], y_train, X_cal[:, fit_cols], y_cal, fit_names, fit_cats, settings.seed
-    )
-    eng_names, eng_cats = sub(eng_cols)
-    eng_model = fit_booster(
-        X_train[:, eng_cols], y_train, X_cal[:, eng_cols], y_cal, eng_names, eng_cats, settings.seed
-    )
+    main = cross_fit(X_train, y_train, folds, encoder.features, cats, settings.seed)
+    fit_model = on(fit_cols)
+    eng_model = on(eng_cols)
 
-    calibrator = fit_calibrator(
-        main.predict(X_cal, raw_score=True, num_threads=threads_for(len(X_cal))), y_cal, settings.calibration
-    )
-    p_cal = calibrator(main.predict(X_cal, raw_score=True, num_threads=threads_for(len(X_cal))))
-    thresholds = grade_thresholds(p_cal)
+    calibrator = fit_calibrator(main.oof_margin, y_train, settings.calibration)
+    p_oof = calibrator(main.oof_margin)
+    thresholds = grade_thresholds(p_oof)
     bundle = ScoringBundle(
         encoder=encoder,
-        main=main,
-        fit=fit_model,
-        engagement=eng_model,
+        main=main.booster,
+        fit=fit_model.booster,
+        engagement=eng_model.booster,
         fit_columns=fit_cols,
         engagement_columns=eng_cols,
         calibrator=calibrator,
         thresholds=thresholds,
-        fit_reference=percentile_reference(
-            fit_model.predict(X_cal[:, fit_cols], raw_score=True, num_threads=threads_for(len(X_cal)))
-        ),
-        engagement_reference=percentile_reference(
-            eng_model.predict(X_cal[:, eng_cols], raw_score=True, num_threads=threads_for(len(X_cal)))
-        ),
-        drift=build_reference(X_train, encoder.features, encoder.categories, p_cal),
+        fit_reference=percentile_reference(fit_model.oof_margin),
+        engagement_reference=percentile_reference(eng_model.oof_margin),
+        drift=build_reference(X_train, encoder.features, encoder.categories, p_oof),
         metadata={"split": split.as_dict()},
     )
     pred = bundle.predict_matrix(X_hold)
@@ -251,6 +286,7 @@ def fit_bundle(
     grade_rates = {
         g: float(y_hold[grades == g].mean()) if np.any(grades == g) else float("nan") for g in GRADES
     }
+    threads = threads_for(len(X_hold))
     report = TrainingReport(
         split=split,
         rows={k: len(v) for k, v in parts.items()},
@@ -260,23 +296,18 @@ def fit_bundle(
         holdout=evaluate(y_hold, pred.probability),
         holdout_fit_auc=float(
             roc_auc_score(
-                y_hold,
-                fit_model.predict(X_hold[:, fit_cols], raw_score=True, num_threads=threads_for(len(X_hold))),
+                y_hold, fit_model.booster.predict(X_hold[:, fit_cols], raw_score=True, num_threads=threads)
             )
         ),
         holdout_engagement_auc=float(
             roc_auc_score(
-                y_hold,
-                eng_model.predict(X_hold[:, eng_cols], raw_score=True, num_threads=threads_for(len(X_hold))),
+                y_hold, eng_model.booster.predict(X_hold[:, eng_cols], raw_score=True, num_threads=threads)
             )
         ),
+        cv_auc={"main": main.cv_auc, "fit": fit_model.cv_auc, "engagement": eng_model.cv_auc},
         grade_rates=grade_rates,
-        best_iterations={
-            "main": main.best_iteration or main.current_iteration(),
-            "fit": fit_model.best_iteration or fit_model.current_iteration(),
-            "engagement": eng_model.best_iteration or eng_model.current_iteration(),
-        },
-        params=booster_params(len(y_train), int(y_train.sum()), settings.seed),
+        best_iterations={"main": main.rounds, "fit": fit_model.rounds, "engagement": eng_model.rounds},
+        params={**booster_params(len(y_train), int(y_train.sum()), settings.seed), "cv_folds": len(folds)},
     )
     bundle.metadata.update(
         {
@@ -288,9 +319,10 @@ def fit_bundle(
         }
     )
     log.info(
-        "trained on %d rows (%d conversions); holdout %s: ROC AUC %.3f, PR AUC %.3f, ECE %.4f",
+        "trained on %d rows (%d conversions, %d dates); holdout %s: ROC AUC %.3f, PR AUC %.3f, ECE %.4f",
         report.rows["train"],
         report.positives["train"],
+        len(split.train),
         split.holdout,
         report.holdout.roc_auc,
         report.holdout.pr_auc,

@@ -13,7 +13,7 @@ from tests.fixtures.ml import ML_TODAY
 def test_train_score_status_and_guarded_rollback(
     fresh_db, ml_world, ml_settings_sqlite, monkeypatch, tmp_path, capsys
 ):
-    small = ml_world.features[ml_world.features["contact_id"] < "c0002500"]
+    small = ml_world.features[ml_world.features["contact_id"] < "c0001500"]
     write_lead_features(fresh_db, small)
     name = f"lead_scoring_cli_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("GROWTHLAB_WAREHOUSE_URL", fresh_db)

@@ -35,7 +35,7 @@ def _task_states(dag_id: str, run_id: str) -> dict[str, str]:
 
 def test_monthly_training_then_scoring_through_airflow(dag_runner, fresh_db, ml_world, monkeypatch, tmp_path):
     name = f"lead_scoring_dag_{uuid.uuid4().hex[:8]}"
-    small = ml_world.features[ml_world.features["contact_id"] < "c0003000"]
+    small = ml_world.features[ml_world.features["contact_id"] < "c0002000"]
     write_lead_features(fresh_db, small)
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", postgres_connection(fresh_db))
     monkeypatch.setenv(

@@ -26,7 +26,7 @@ from tests.fixtures.ml import ML_TODAY
 @pytest.fixture(scope="module")
 def small(ml_labelled):
     """Part of the synthetic contacts: enough signal, quicker fits."""
-    return ml_labelled[ml_labelled["contact_id"] < "c0003000"].reset_index(drop=True)
+    return ml_labelled[ml_labelled["contact_id"] < "c0002000"].reset_index(drop=True)
 
 
 def _holdout(frame, holdout_date: str):

@@ -18,26 +18,20 @@ def test_only_dates_whose_label_window_is_over_are_labelled():
     assert date(2026, 7, 1) not in labelled and now not in labelled
 
 
-def test_split_keeps_a_label_horizon_between_sets():
+def test_split_keeps_a_label_horizon_before_the_holdout():
     labelled = labelled_dates(MONTHS, date(2026, 8, 31), 90)
     split = plan_split(labelled, purge_days=90)
     assert split.holdout == date(2026, 6, 1)
-    assert split.calibration == (date(2026, 3, 1),)
-    assert split.train == (
-        date(2025, 8, 1),
-        date(2025, 9, 1),
-        date(2025, 10, 1),
-        date(2025, 11, 1),
-        date(2025, 12, 1),
-    )
-    # no training label window reaches into the calibration as-of date, none of calibration into the holdout
-    assert all(d + timedelta(days=90) <= split.calibration[0] for d in split.train)
-    assert all(c + timedelta(days=90) <= split.holdout for c in split.calibration)
-    assert set(split.unused) == {date(2026, 1, 1), date(2026, 2, 1), date(2026, 4, 1), date(2026, 5, 1)}
+    assert split.train == tuple(d for d in MONTHS if d <= date(2026, 3, 1))
+    # no training label window reaches into the holdout's as-of date
+    assert all(d + timedelta(days=90) <= split.holdout for d in split.train)
+    assert split.unused == (date(2026, 4, 1), date(2026, 5, 1))
+    assert split.role(date(2026, 4, 1)) == "unused" and split.role(split.holdout) == "holdout"
 
 
 def test_too_little_history_is_an_error_that_says_what_to_do():
     with pytest.raises(InsufficientHistory, match="GROWTHLAB_ML_PURGE_DAYS"):
         plan_split([date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)], purge_days=90)
+    assert plan_split([date(2026, 3, 1), date(2026, 6, 1)], purge_days=90).train == (date(2026, 3, 1),)
     with pytest.raises(InsufficientHistory, match="label horizon"):
         plan_split([], purge_days=90)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -47,7 +49,8 @@ def test_training_never_uses_label_columns_and_groups_features(ml_trained):
     assert {bundle.features[i] for i in bundle.fit_columns} <= set(FIT_FEATURES)
     assert {bundle.features[i] for i in bundle.engagement_columns} <= set(ENGAGEMENT_FEATURES)
     split = ml_trained.report.split
-    assert max(split.train) < min(split.calibration) < split.holdout
+    assert max(split.train) + timedelta(days=90) <= split.holdout
+    assert set(ml_trained.holdout_frame["as_of_date"]) == {split.holdout}
 
 
 def test_a_leaking_feature_is_reported_and_excluded(ml_labelled, ml_settings_sqlite):
