@@ -51,6 +51,8 @@ def test_dag_sends_once_and_a_rerun_of_the_interval_sends_nothing(
         assert again.ok and len(server.requests) == 1
         with psycopg.connect(world.url) as conn:
             assert conn.execute("select count(*) from ops.outbox").fetchone()[0] == 6
+            # the run's "now" is its data interval end (the logical date of a manual run), not the wall clock
+            assert conn.execute("select distinct planned_at from ops.outbox").fetchall() == [(at,)]
             assert (
                 conn.execute("select count(*) from ops.audit_log where action = 'email.sent'").fetchone()[0]
                 == 6
