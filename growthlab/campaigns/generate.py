@@ -101,6 +101,10 @@ def generate(
                     now,
                     result,
                 )
+    for generator, _ in generators.values():
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()
     log.info("generated content: %s", result)
     return result
 
