@@ -68,7 +68,7 @@ def _measure(url: str, contacts: int, seed: int) -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"generating {contacts:,} contacts failed: {result.stderr[-2000:]}")
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    counts = {k: v for k, v in out["counts"].items() if k != "seconds"}
+    counts = {k: v for k, v in out["counts"].items() if k not in ("seconds", "timing")}
     rows = int(sum(counts.values()))
     return {
         "contacts": contacts,
@@ -78,6 +78,7 @@ def _measure(url: str, contacts: int, seed: int) -> dict:
         "rows_per_second": round(rows / out["seconds"]),
         "email_events": counts.get("email_events", 0),
         "deals": counts.get("deals", 0),
+        "phase_seconds": out["counts"].get("timing", {}),
     }
 
 

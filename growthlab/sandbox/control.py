@@ -209,6 +209,7 @@ def up(
 
     paths = Paths(settings.home)
     url = store.sandbox_url(settings)
+    store.ensure_database(url)
     spec = world_spec(seed if seed is not None else settings.sandbox_seed, size or settings.sandbox_size)
     with store.open_db(url, autocommit=True) as conn:
         current = store.get_meta(conn, "world") if store.has_world(conn) else None

@@ -84,13 +84,18 @@ def generate_world(url: str, spec: WorldSpec, progress: Callable[[str], None] | 
             _write_owners(conn, spec, owners)
             _write_campaigns(conn, spec, blasts)
         blocks = company_blocks(companies)
+        timing = {"simulate": 0.0, "write": 0.0}
         for block_no, block in enumerate(blocks):
+            t0 = time.monotonic()
             contacts = make_contacts(spec.seed, companies, block, spec.history_start, spec.today_ts)
             history = simulate_block(
                 spec.seed, block_no, contacts, companies, owners, spec.history_start, blasts
             )
+            t1 = time.monotonic()
             with conn.transaction():
                 written = write_block(conn, spec, owners, companies, block, contacts, history, blasts)
+            timing["simulate"] += t1 - t0
+            timing["write"] += time.monotonic() - t1
             for k, v in written.items():
                 counts[k] = counts.get(k, 0) + v
             say(
@@ -105,12 +110,15 @@ def generate_world(url: str, spec: WorldSpec, progress: Callable[[str], None] | 
             )
             _write_server_state(conn, spec)
         say("indexing")
+        t0 = time.monotonic()
         with conn.transaction():
             store.create_indexes(conn)
         conn.commit()
         conn.autocommit = True
         conn.execute("analyze")
+        timing["index"] = time.monotonic() - t0
     counts["seconds"] = round(time.monotonic() - started, 2)  # type: ignore[assignment]
+    counts["timing"] = {k: round(v, 2) for k, v in timing.items()}  # type: ignore[assignment]
     return counts
 
 

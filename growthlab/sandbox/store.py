@@ -57,6 +57,32 @@ def open_db(url: str, autocommit: bool = False) -> psycopg.Connection:
         raise SandboxError(f"{exc} (sandbox database {redact(url)})") from exc
 
 
+def ensure_database(url: str) -> None:
+    """Create the sandbox database if the server lacks it (an external warehouse); say how if we cannot."""
+    from urllib.parse import urlsplit
+
+    from psycopg import sql
+
+    try:
+        open_db(url, autocommit=True).close()
+        return
+    except SandboxError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    name = urlsplit(url).path.lstrip("/")
+    from growthlab.warehouse.db import with_database
+
+    try:
+        with connect(with_database(url, "postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        log.info("created the sandbox database %s", name)
+    except (psycopg.Error, WarehouseNotRunning) as exc:
+        raise SandboxError(
+            f"the sandbox database {name!r} does not exist and could not be created ({str(exc).strip().splitlines()[0]}); "
+            f"create it (owned by the pipeline role) or point {DATABASE_URL_ENV} at one"
+        ) from exc
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create the sandbox schema if missing; refuse a database made by another schema version."""
     conn.execute(SCHEMA_FILE.read_text())
