@@ -3,7 +3,7 @@
 The reference is stored with the model (`bundle.json`): for each feature, bin edges (deciles of the
 training rows; categorical: one bin per category) plus a bin for missing or unseen values, and the
 share of training rows per bin; for the score, deciles of the calibrated probability on the
-calibration rows (out of sample: in-sample predictions on training rows are over-confident).
+training rows' out-of-fold predictions (in-sample predictions are over-confident).
 Counts are additive, so a scoring run accumulates them chunk by chunk and never holds all rows.
 
 PSI = sum over bins of (actual - expected) * ln(actual / expected), with empty bins floored at

@@ -7,12 +7,12 @@ and the grade, never a raw booster whose probabilities are skewed by class weigh
 are stored as LightGBM text files, readable without pickle and across LightGBM versions.
 
 * `probability`: the main booster on every feature, calibrated on held-out rows (ml/calibrate.py).
-* `fit_score`, `engagement_score` (0-100): percentile rank, among the calibration rows, of a booster
+* `fit_score`, `engagement_score` (0-100): percentile rank, among the out-of-fold predictions of the training rows, of a booster
   trained on the fit features only (who they are) and one on the engagement features only (what
   they did). Separate models rather than shares of the main model's contributions, because they
   exist for every contact on every run without TreeSHAP, and because a fit score must not move
   when a contact opens an email.
-* `grade`: A = top 10% of calibrated probabilities on the calibration rows, B = next 20%,
+* `grade`: A = top 10% of the out-of-fold calibrated probabilities of the training rows, B = next 20%,
   C = next 30%, D = the rest; the thresholds are fixed at training time and stored here, so a
   grade means the same thing for every contact scored by one model version.
 """

@@ -64,7 +64,7 @@ def shap_summary_figure(bundle: ScoringBundle, X: np.ndarray, top: int = 15, see
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(order)), [names[j] for j in order])
     ax.set_xlabel("contribution to the log-odds (TreeSHAP)")
-    ax.set_title("SHAP summary (calibration rows; colour: low to high feature value)")
+    ax.set_title("SHAP summary (holdout rows; colour: low to high feature value)")
     if len(order):
         fig.colorbar(points, ax=ax, label="feature value (rank)")
     fig.tight_layout()
