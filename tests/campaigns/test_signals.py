@@ -12,6 +12,7 @@ from growthlab.campaigns import pipeline
 from growthlab.campaigns.compliance import email_sha256
 from growthlab.campaigns.privacy import forget
 from growthlab.campaigns.sender import SendOptions
+from growthlab.campaigns.status import campaign_status
 from tests.campaigns.conftest import write_simple_campaign
 from tests.campaigns.faults import FaultySendGrid
 
@@ -86,9 +87,12 @@ def test_a_reply_stops_the_contact_and_the_colleagues_and_opens_an_owner_task(wo
     assert enrollments == {replier: "replied", colleague: "company_replied", other: "active"}
     assert opportunity == (replier, "501", "pending", True)
     assert followups == {other}  # only the unrelated contact gets a follow-up (no open -> bump)
-    # the company is not enrolled again into another campaign while the conversation runs
+    # nothing is counted twice on the next run
     again = pipeline.plan(world.url, NOW + timedelta(days=5), "test", campaign_dir)
     assert again["signals"]["replies"] == 0 and again["signals"]["opportunities"] == 0
+    status = campaign_status(world.url)
+    assert status[1].split() == ["test_seq", "active", "3", "1", "3", "1", "0", "0", "0", "1"]
+    assert status[-1] == "suppressed addresses: 0; owner tasks for replies: 0 of 1"
     server.close()
 
 
