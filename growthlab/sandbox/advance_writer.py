@@ -14,7 +14,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from growthlab.sandbox import catalog, content, store
-from growthlab.sandbox.history_tables import lifecycle_columns, message_id_header, truth_table, write_schedule
+from growthlab.sandbox.history_tables import (
+    hubspot_event_columns,
+    lifecycle_columns,
+    message_id_header,
+    truth_table,
+    write_schedule,
+)
 from growthlab.sandbox.hubspot.objects import add_association
 from growthlab.sandbox.sendgrid.events import SUPPRESSION_KIND, event_payload
 from growthlab.sandbox.simulation import CH_HS_MARKETING, CH_SENDGRID, EV_GROUP_UNSUBSCRIBE, STAGE, State
@@ -49,6 +55,7 @@ def write_results(
                 suppress.append(
                     (message["to_email"].lower(), SUPPRESSION_KIND[int(code)], group, to_datetime(at))
                 )
+    out["hubspot_email_events"] = _write_hubspot_email_events(conn, ev, world, t) if ev else 0
     external = rec.get("external_event")
     if external:
         for ref, code, at in zip(external["ref"], external["code"], external["at"], strict=True):
@@ -108,6 +115,7 @@ def write_results(
                     life["lifecyclestage"][k],
                     life["hs_lead_status"][k] or None,
                     *(_dt(life[c][k]) for c in _LIFE_DATES),
+                    bool(s.hs_optout[i]),
                     to_datetime(min(s.modified_at[i], end - 1.0)),
                     int(t.contact_id[i]),
                 )
@@ -116,7 +124,7 @@ def write_results(
             cur.executemany(
                 "update hubspot.contacts set lifecyclestage = %s, hs_lead_status = %s, "
                 + ", ".join(f"{c} = %s" for c in _LIFE_DATES)
-                + ", updated_at = greatest(updated_at, %s) where id = %s",
+                + ", hs_email_optout = %s, updated_at = greatest(updated_at, %s) where id = %s",
                 rows,
             )
         _update_companies(conn, t, s, changed, end)
@@ -156,6 +164,48 @@ class _SubState:
             "hs_bounced",
         ):
             setattr(self, name, getattr(s, name)[idx])
+
+
+# Email events API rows the world adds while advancing (late opens and clicks of the history's
+# newsletters): ids counted from the highest in this range, like the other world-made objects.
+HUBSPOT_EVENT_ID_BASE = 3_000_000_000_000
+
+
+def _write_hubspot_email_events(conn, ev: dict, world, t) -> int:
+    hs = ev["channel"] == CH_HS_MARKETING
+    if not hs.any():
+        return 0
+    ref, idx, at, code, aux = ev["ref"][hs], ev["idx"][hs], ev["at"][hs], ev["code"][hs], ev["aux"][hs]
+    sent = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "select id, campaign_id, sent_by_at from hubspot.email_events where type = 'SENT' and id = any(%s)",
+            (sorted({int(x) for x in ref}),),
+        )
+    }
+    known = np.array([int(r) in sent for r in ref])
+    ref, idx, at, code, aux = ref[known], idx[known], at[known], code[known], aux[known]
+    if len(ref) == 0:
+        return 0
+    top = conn.execute(
+        "select max(id) from hubspot.email_events where id >= %s and id < %s",
+        (HUBSPOT_EVENT_ID_BASE, HUBSPOT_EVENT_ID_BASE + 10**12),
+    ).fetchone()[0]
+    first = HUBSPOT_EVENT_ID_BASE if top is None else int(top) + 1
+    order = np.lexsort((aux, code, ref, at))
+    ref, idx, at, code, aux = ref[order], idx[order], at[order], code[order], aux[order]
+    columns = hubspot_event_columns(
+        first + np.arange(len(ref)),
+        at,
+        code,
+        aux,
+        world.emails[idx],
+        [sent[int(r)][0] for r in ref],
+        ref,
+        np.array([sent[int(r)][1] for r in ref], dtype=np.float64) / 1000.0,
+        t.contact_id[idx],
+    )
+    return store.copy_columns(conn, "hubspot.email_events", columns)
 
 
 def _dt(value: float):

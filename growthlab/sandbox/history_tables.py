@@ -530,7 +530,14 @@ def _email_events(rec, history: BlockHistory, contacts: Contacts, emails_lower: 
     campaign = camp["campaign"][corder][np.searchsorted(camp["ref"][corder], ref)]
     ids = history.ids.take("email_event", len(ref))
     ids = np.where(code == 0, ref, ids)  # a SENT event's id is its send's ref
-    detail = np.full(len(ref), None, dtype=object)
+    return hubspot_event_columns(
+        ids, at, code, aux, emails_lower[idx], campaign, ref, sent_by_at, contacts.id[idx]
+    )
+
+
+def hubspot_event_columns(ids, at, code, aux, recipients, campaign, sent_by, sent_by_at, contact_ids) -> dict:
+    """Rows of hubspot.email_events (the email events API) from simulated email event records."""
+    detail = np.full(len(ids), None, dtype=object)
     click = code == EV_CLICK
     detail[click] = CLICK_URLS[aux[click] % len(CLICK_URLS)]
     dropped = code == EV_DROPPED
@@ -539,16 +546,16 @@ def _email_events(rec, history: BlockHistory, contacts: Contacts, emails_lower: 
     detail[code == EV_UNSUBSCRIBE] = "UNSUBSCRIBED"
     detail[code == 7] = "SPAMREPORT"
     return {
-        "id": ids,
-        "created": np.round(at * 1000).astype(np.int64),
+        "id": np.asarray(ids, dtype=np.int64),
+        "created": np.round(np.asarray(at) * 1000).astype(np.int64),
         "type": HUBSPOT_EVENT_TYPES[code],
-        "recipient": emails_lower[idx].astype(object),
-        "campaign_id": campaign,
-        "sent_by_id": ref,
-        "sent_by_at": np.round(sent_by_at * 1000).astype(np.int64),
+        "recipient": np.asarray(recipients).astype(object),
+        "campaign_id": np.asarray(campaign, dtype=np.int64),
+        "sent_by_id": np.asarray(sent_by, dtype=np.int64),
+        "sent_by_at": np.round(np.asarray(sent_by_at) * 1000).astype(np.int64),
         "filtered": (code == EV_OPEN) & (aux == 1),
         "detail": store.texts(detail),
-        "contact_id": contacts.id[idx],
+        "contact_id": np.asarray(contact_ids, dtype=np.int64),
     }
 
 

@@ -457,7 +457,8 @@ class Simulator:
         t_sent = at + 1.0 + 4.0 * u[7]
         t_deliver = at + 10.0 + 110.0 * u[8] + np.where(deferred, 3600.0 * (1 + 3 * u[9]), 0.0)
         t_machine = t_deliver + 60.0 + 840.0 * u[10]
-        t_open = t_deliver + 600.0 + np.exp(np.log(3 * 3600.0) + 1.0 * ndtri(u[11]))
+        # Opens come within hours for most, days later for some (a long tail).
+        t_open = t_deliver + 600.0 + np.exp(np.log(3 * 3600.0) + 1.4 * ndtri(u[11]))
         t_click = t_open + 20.0 + 280.0 * u[12]
         t_reply = t_open + np.exp(np.log(4 * 3600.0) + 0.8 * ndtri(u[13]))
         t_unsub = t_deliver + 120.0 + np.exp(np.log(5 * 3600.0) + 1.0 * ndtri(u[14]))

@@ -109,3 +109,22 @@ def test_advance_refuses_nonsense(sandbox):
 
     with pytest.raises(ValueError, match="--days"):
         advance(sandbox.database_url, 0)
+
+
+def test_late_engagement_with_the_historys_newsletters_shows_up_in_the_email_events_api(sandbox):
+    # The session world (seed SANDBOX_TEST_SEED) ends its history with opens still to come.
+    with store.open_db(sandbox.database_url, autocommit=True) as conn:
+        today = store.get_meta(conn, "world")["today"]
+    if sandbox.clock().date().isoformat() == today:
+        sandbox.advance(1)
+    with store.open_db(sandbox.database_url, autocommit=True) as conn:
+        late, orphans, types = conn.execute(
+            """select count(*),
+                      count(*) filter (where not exists (select 1 from hubspot.email_events s
+                                                         where s.id = e.sent_by_id and s.type = 'SENT')),
+                      array_agg(distinct e.type)
+               from hubspot.email_events e where e.created >= extract(epoch from %s::date) * 1000""",
+            (today,),
+        ).fetchone()
+    assert late > 0 and orphans == 0
+    assert "SENT" not in types  # nobody sends HubSpot marketing email after the history

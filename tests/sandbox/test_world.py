@@ -122,8 +122,12 @@ def test_expected_auc_is_the_mean_auc_over_outcomes_drawn_from_the_propensity():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.01, 0.6, 12)
     scores = np.round(p + rng.normal(0, 0.1, 12), 1)  # noisy, with ties
-    num = sum(p[i] * (1 - p[j]) * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
-              for i in range(12) for j in range(12) if i != j)
+    num = sum(
+        p[i] * (1 - p[j]) * (1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0)
+        for i in range(12)
+        for j in range(12)
+        if i != j
+    )
     den = sum(p[i] * (1 - p[j]) for i in range(12) for j in range(12) if i != j)
     assert expected_auc(p, scores) == pytest.approx(num / den)
     draws = [auc(y, scores) for y in (rng.random((4000, 12)) < p) if 0 < y.sum() < 12]
