@@ -9,8 +9,9 @@ sender holds its advisory lock (see growthlab.campaigns.sender):
     proves SendGrid accepted the request (it accepts or refuses a request as a whole) -> the batch
     is `confirmed` and its rows `sent`, with the X-Message-Id read from the events;
   - no such event although SendGrid has reported events stamped at least `grace` after the
-    batch's latest send time -> it was `not_accepted`: rows back to `ready` (or `failed` after
-    `max_attempts`);
+    batch's reference time (`latest_send_at`: its latest send_at, never earlier than the claiming
+    run's now or the newest event received at claim time) -> it was `not_accepted`: rows back to
+    `ready` (or `failed` after `max_attempts`);
   - otherwise: left as it is (rows stay `sending`, never resent) until the events say more.
 """
 

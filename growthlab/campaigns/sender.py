@@ -21,7 +21,8 @@ A crash at any point leaves either a `claimed` batch (never posted: released on 
 sender is gone (the advisory lock is free): SendGrid's events are the source of truth, so any
 event carrying one of the batch's outbox ids proves acceptance (rows become `sent`); no event for
 the batch although SendGrid has reported events from at least the grace period after the batch's
-latest `send_at` proves it was not accepted (rows go back to `ready`). Until then the rows stay
+reference time (its latest `send_at`, at least the run's now and the newest event received when it
+was claimed) proves it was not accepted (rows go back to `ready`). Until then the rows stay
 `sending` and are never resent. Hence: never twice, and never forgotten as long as events flow.
 """
 
@@ -254,7 +255,13 @@ def _claim(
         rows = [r for r in rows if r["outbox_id"] not in blocked]
         if not rows:
             return []
-        latest = max(max(r["scheduled_at"], now) for r in rows)
+        # The batch's reference time on SendGrid's clock: not before its latest send_at, the run's now,
+        # or the newest event already received (SendGrid stamped that one before this request exists,
+        # which keeps the rule sound for a backfill run whose logical now lies in the past).
+        newest_event = conn.execute("select max(event_at) from raw_sendgrid.events").fetchone()[0]
+        latest = max(
+            [*(max(r["scheduled_at"], now) for r in rows), *([newest_event] if newest_event else [])]
+        )
         conn.execute(
             """
             insert into ops.send_batches (batch_id, campaign_id, status, message_count, claimed_by, run_now,

@@ -175,3 +175,24 @@ def test_an_unknown_answer_is_settled_by_events_never_by_guessing(
         assert result["settled"]["not_accepted"] == 4 and result["sent"] == 4
     assert _statuses(world.url) == {"sent": 4 if fault != 503 else 5}
     assert sorted(faulty.recipients()) == sorted(set(faulty.recipients()))  # nobody twice
+
+
+def test_an_unknown_answer_in_a_backfill_run_is_not_released_by_older_news(
+    world, campaign_dir, settings, faulty
+):
+    """A run for a past interval posts when SendGrid has already reported later events: those events
+    say nothing about this request, so its rows must wait for newer ones."""
+    first = [world.contact() for _ in range(2)]
+    _prepare(world, campaign_dir, settings.home)
+    pipeline.send(world.url, _client(faulty), NOW, "test", SendOptions(), campaign_dir)
+    faulty.emit_events(world.url, NOW + timedelta(days=10))  # the stream is at NOW + 10 days
+    world.contact()
+    backfill = NOW - timedelta(days=1)
+    pipeline.plan(world.url, backfill, "test", campaign_dir)
+    pipeline.generate(world.url, backfill, "test", settings.home, campaign_dir)
+    faulty.script.append(503)
+    with pytest.raises(SendAborted):
+        pipeline.send(world.url, _client(faulty), backfill, "test", SendOptions(), campaign_dir)
+    result = pipeline.reconcile(world.url, backfill + timedelta(hours=2), "test")
+    assert result["settled"]["open_posting"] == 1 and result["settled"]["not_accepted"] == 0
+    assert _statuses(world.url) == {"sent": len(first), "sending": 1}
