@@ -216,6 +216,12 @@ def _judge(url: str, world) -> None:
             r["stopped_reason"] for r in cur.execute("select stopped_reason from ops.campaign_enrollments")
         )
         opportunities = cur.execute("select count(*) as n from ops.followup_opportunities").fetchone()["n"]
+        task_ids = [
+            r["hubspot_task_id"]
+            for r in cur.execute(
+                "select hubspot_task_id from ops.followup_opportunities where status = 'created'"
+            )
+        ]
 
     # 1. Exactly once: every email SendGrid accepted is one sent outbox row, and vice versa.
     ids = [m["custom_args"]["gl_outbox_id"] for m in accepted]
@@ -308,6 +314,12 @@ def _judge(url: str, world) -> None:
 
     # 5. Replies stopped sequences and became opportunities for the owners.
     assert stops["replied"] > 0 and opportunities >= stops["replied"]
+    assert len(task_ids) == opportunities  # every reply is a task for its owner in HubSpot
+    with store.open_db(world.database_url, autocommit=True) as sb:
+        in_hubspot = sb.execute(
+            "select count(*) from hubspot.tasks where id::text = any(%s)", (task_ids,)
+        ).fetchone()
+    assert in_hubspot == (opportunities,)
     for r in outbox.values():
         if r["replied_at"] is None:
             continue
