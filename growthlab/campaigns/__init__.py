@@ -1,0 +1,1 @@
+"""Email campaigns: definitions, content, sequences, outbox, sender, suppression (docs/architecture.md)."""
