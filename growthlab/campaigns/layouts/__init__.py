@@ -1,0 +1,1 @@
+"""Code-owned email layouts: the compliance footer every campaign email gets."""
