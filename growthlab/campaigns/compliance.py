@@ -155,14 +155,21 @@ def load_unsubscribe_config(home: Path) -> UnsubscribeConfig:
         return UnsubscribeConfig(raw.encode(), url)
     path = _secret_file(home)
     if not path.exists():
+        # Create it atomically and only once, even with several workers starting together: write a
+        # private temp file, then hard-link it into place (fails if someone else won the race).
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, secrets.token_hex(32).encode())
-        except BaseException:
+        finally:
             os.close(fd)
-            raise
-        os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
     return UnsubscribeConfig(path.read_text().strip().encode(), url)
 
 
