@@ -25,6 +25,8 @@ $(STAMP): requirements.txt pyproject.toml
 	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q -p $(BIN)/python -r requirements.txt; fi
 	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q -p $(BIN)/python --no-deps -e .; \
 	  else $(BIN)/python -m pip install -q --no-deps -e .; fi
+	# Byte-compile once: processes then load .pyc even where PYTHONDONTWRITEBYTECODE is set.
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 
 demo: setup
