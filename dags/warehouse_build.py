@@ -7,7 +7,7 @@ from cosmos import DbtTaskGroup
 from growthlab_airflow.defaults import DEFAULT_ARGS, START_DATE
 from growthlab_airflow.hooks import warehouse_url
 
-from growthlab.transform.cosmos_build import run_watcher_producer_first, task_group_kwargs
+from growthlab.transform.cosmos_build import DBT_DEFAULT_ARGS, run_watcher_producer_first, task_group_kwargs
 from growthlab.transform.vars import AS_OF_DATE_TEMPLATE
 
 MARTS = Asset("marts")
@@ -40,7 +40,7 @@ idempotent. Conventions and measurements: docs/architecture.md, "dbt".
     doc_md=DOC,
 )
 def warehouse_build():
-    dbt = DbtTaskGroup(group_id="dbt", default_args=DEFAULT_ARGS, **task_group_kwargs())
+    dbt = DbtTaskGroup(group_id="dbt", default_args=DBT_DEFAULT_ARGS, **task_group_kwargs())
     run_watcher_producer_first(dbt)
 
     @task(outlets=[MARTS])

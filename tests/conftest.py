@@ -118,3 +118,4 @@ def dag_runner(settings, airflow_db):
 # ruff: noqa: E402, F401, F403
 from tests.fixtures.sandbox import *
 from tests.fixtures.ml import *
+from tests.fixtures.dbt import *

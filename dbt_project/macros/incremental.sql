@@ -3,9 +3,9 @@
     unique keys make reprocessing harmless. -#}
 {% macro incremental_watermark(column, where=none) -%}
     (
-        select coalesce(max({{ column }}), '-infinity'::timestamptz)
+        select coalesce(max(held.{{ column }}), '-infinity'::timestamptz)
             - interval '{{ var("incremental_lookback_minutes") | int }} minutes'
-        from {{ this }}
-        {% if where %}where {{ where }}{% endif %}
+        from {{ this }} as held
+        {% if where %}where held.{{ where }}{% endif %}
     )
 {%- endmacro %}

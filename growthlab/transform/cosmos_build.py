@@ -17,12 +17,23 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from growthlab.transform.project import DEFAULT_SCHEMA, PROFILE_NAME, TARGET_NAME, dbt_executable, project_dir
 from growthlab.transform.vars import AS_OF_DATE_ENV, AS_OF_DATE_TEMPLATE
 
 PROJECT_NAME = "growthlab"
+# One quick retry for dbt tasks: a failing data test fails again, so waiting minutes (the DAG
+# default) only delays the alert; a dropped connection is over in seconds. On retry the watcher's
+# producer skips (never a second full build) and each failed model's task re-runs its own node.
+DBT_DEFAULT_ARGS = {
+    "owner": "growthlab",
+    "retries": 1,
+    "retry_delay": timedelta(seconds=15),
+    "retry_exponential_backoff": False,
+}
+
 MODES = ("watcher", "local", "local_subprocess")
 DEFAULT_MODE = "watcher"
 THREADS = 4
@@ -45,10 +56,24 @@ def profile_config(conn_id: str = "warehouse"):
     from cosmos import ProfileConfig
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+    class CurrentConnectionMapping(PostgresUserPasswordProfileMapping):
+        """Reads the connection whenever a task builds its profile.
+
+        Cosmos keeps the first connection it read on the mapping object, which lives as long as the
+        parsed DAG: a process that parses once and runs many times (`dag.test()` in the demo and the
+        tests) would keep building against the first warehouse it saw.
+        """
+
+        @property
+        def conn(self):
+            from airflow.sdk import BaseHook
+
+            return BaseHook.get_connection(self.conn_id)
+
     return ProfileConfig(
         profile_name=PROFILE_NAME,
         target_name=TARGET_NAME,
-        profile_mapping=PostgresUserPasswordProfileMapping(
+        profile_mapping=CurrentConnectionMapping(
             conn_id=conn_id, profile_args={"schema": DEFAULT_SCHEMA, "threads": THREADS}
         ),
     )
@@ -57,11 +82,11 @@ def profile_config(conn_id: str = "warehouse"):
 def project_config():
     from cosmos import ProjectConfig
 
-    from growthlab.transform.manifest import ensure_manifest
+    from growthlab.transform.manifest import manifest_for_dag
 
     # No packages to install: the project depends on nothing it would have to download.
     return ProjectConfig(
-        manifest_path=ensure_manifest(),
+        manifest_path=manifest_for_dag(),
         project_name=PROJECT_NAME,
         install_dbt_deps=False,
         partial_parse=True,

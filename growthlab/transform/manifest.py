@@ -6,6 +6,11 @@ tests, `airflow dags list` before `db migrate`) fails, and a cold parse pays `db
 the DAG reads a manifest (`LoadMode.DBT_MANIFEST`) that `dbt parse` wrote for exactly the
 project's current files: a file named by the sha256 of every project file, written atomically,
 so a changed model means a new manifest and an unchanged project costs a hash and a JSON read.
+
+`dbt parse` takes 10-30 s, close to Airflow's 30 s DAG import timeout, so a DAG parse never waits
+for it when any manifest exists: it renders from the newest one and regenerates the current one in
+a detached process (`manifest_for_dag`). Build it ahead, like any deploy artifact, with
+`python -m growthlab.transform.manifest` (the demo and CI do).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import hashlib
 import logging
 import os
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from growthlab.config import TELEMETRY_OFF
@@ -54,11 +61,54 @@ def cache_dir(project: Path | None = None) -> Path:
     return Path(configured) if configured else Path(project or project_dir()) / "target" / "manifests"
 
 
+def manifest_path(project: Path | None = None, directory: Path | None = None) -> Path:
+    """Where the manifest of the project as it is now lives (it may not exist yet)."""
+    project = Path(project or project_dir())
+    directory = Path(directory or cache_dir(project))
+    return directory / f"manifest-{project_hash(project)[:20]}.json"
+
+
+def manifest_for_dag(project: Path | None = None, directory: Path | None = None) -> Path:
+    """The current manifest if built; else the newest older one, while a detached process builds the
+    current one (a DAG parse must not wait for `dbt parse`); with none at all, build it now."""
+    project = Path(project or project_dir())
+    target = manifest_path(project, directory)
+    if target.is_file():
+        return target
+    older = sorted(target.parent.glob("manifest-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    if not older:
+        return ensure_manifest(project, directory)
+    lock = target.with_suffix(".building")
+    if not lock.exists() or time.time() - lock.stat().st_mtime > 300:
+        lock.touch()
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "growthlab.transform.manifest",
+                "--project",
+                str(project),
+                "--dir",
+                str(target.parent),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    log.warning(
+        "dbt project changed: rendering from the previous manifest %s while %s is built "
+        "(build it ahead with `python -m growthlab.transform.manifest`)",
+        older[0].name,
+        target.name,
+    )
+    return older[0]
+
+
 def ensure_manifest(project: Path | None = None, directory: Path | None = None) -> Path:
     """The manifest of the project as it is now; runs `dbt parse` (no database needed) if missing."""
     project = Path(project or project_dir())
-    directory = Path(directory or cache_dir(project))
-    target = directory / f"manifest-{project_hash(project)[:20]}.json"
+    target = manifest_path(project, directory)
+    directory = target.parent
     if target.is_file():
         return target
     directory.mkdir(parents=True, exist_ok=True)
@@ -94,6 +144,7 @@ def ensure_manifest(project: Path | None = None, directory: Path | None = None) 
                 f"(`growthlab dbt parse` shows the same error):\n{tail}"
             )
         os.replace(produced, target)
+    target.with_suffix(".building").unlink(missing_ok=True)
     log.info("dbt manifest written: %s", target)
     _prune(directory, keep=target)
     return target
@@ -103,3 +154,14 @@ def _prune(directory: Path, keep: Path) -> None:
     manifests = sorted(directory.glob("manifest-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in [m for m in manifests if m != keep][KEEP - 1 :]:
         old.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="build the dbt manifest warehouse_build renders from")
+    parser.add_argument("--project", type=Path, default=None)
+    parser.add_argument("--dir", type=Path, default=None)
+    cli = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(ensure_manifest(cli.project, cli.dir))

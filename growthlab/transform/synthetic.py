@@ -426,6 +426,7 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
         ).fetchone()[0]
         target = max(2, int(total * fraction))
         day = (today or date(2026, 8, 31)).isoformat()
+        tag = f"{time.time_ns():x}"  # every call adds new events, never a key seen before
         before = conn.execute("select count(*) from raw_sendgrid.events").fetchone()[0]
         # New sends: processed + delivered + some opens (about 2.5 events per send).
         conn.execute(
@@ -433,31 +434,33 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
             insert into raw_sendgrid.events (sg_event_id, event, email, event_at, sg_message_id, sg_machine_open,
                 gl_campaign, gl_step, gl_variant, gl_angle, gl_contact_id, gl_outbox_id, payload, received_at,
                 _synced_at, _batch_id)
-            select 'new' || n || '-' || ev.event, ev.event, c.properties ->> 'email', ev.at,
-                   'newmsg' || n || '.filter0', ev.machine, 'campaign_1', '1', 'a', 'cost_savings', c.id, 'new' || n,
+            select 'new{tag}-' || n || '-' || ev.event, ev.event, c.properties ->> 'email', ev.at,
+                   'newmsg{tag}' || n || '.filter0', ev.machine, 'campaign_1', '1', 'a', 'cost_savings', c.id,
+                   'new{tag}-' || n,
                    jsonb_build_object('event', ev.event), ev.at, now(), 'synthetic-2'
             from (
-                select n, (1 + (n * 7919) % (select count(*) from raw_hubspot.contacts))::text as contact_id
+                select n, (1 + (n * 7919) %% (select count(*) from raw_hubspot.contacts))::text as contact_id
                 from generate_series(1, %s) as n
             ) as picks
             join raw_hubspot.contacts as c on c.id = picks.contact_id
             cross join lateral (
                 values ('processed', '{day}'::timestamptz + interval '1 day 9 hours', null::boolean),
                        ('delivered', '{day}'::timestamptz + interval '1 day 9 hours 1 minute', null),
-                       ('open', '{day}'::timestamptz + interval '1 day 11 hours', n % 2 = 0)
+                       ('open', '{day}'::timestamptz + interval '1 day 11 hours', n %% 2 = 0)
             ) as ev(event, at, machine)
-            where ev.event <> 'open' or n % 3 = 0
+            where ev.event <> 'open' or n %% 3 = 0
             """,
             (max(1, target // 5),),
         )
-        # Late events on existing sends: a click on every 200th delivered send until the target is reached.
+        # Late events on existing sends: clicks two days after delivery, on the first delivered sends (by
+        # event id) until the target is reached; they are synced now but dated in the past.
         added = conn.execute("select count(*) from raw_sendgrid.events").fetchone()[0] - before
         conn.execute(
-            """
+            f"""
             insert into raw_sendgrid.events (sg_event_id, event, email, event_at, sg_message_id, sg_machine_open,
                 gl_campaign, gl_step, gl_variant, gl_angle, gl_contact_id, gl_outbox_id, payload, received_at,
                 _synced_at, _batch_id)
-            select 'late-' || sg_event_id, 'click', email, event_at + interval '2 days', sg_message_id, null,
+            select 'late{tag}-' || sg_event_id, 'click', email, event_at + interval '2 days', sg_message_id, null,
                    gl_campaign, gl_step, gl_variant, gl_angle, gl_contact_id, gl_outbox_id,
                    jsonb_build_object('event', 'click'), now(), now(), 'synthetic-2'
             from raw_sendgrid.events

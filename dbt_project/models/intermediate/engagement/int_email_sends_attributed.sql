@@ -31,7 +31,7 @@ deal_contacts as (
 
 deals as (
 
-    select deal_id, amount, is_won, created_at
+    select deal_id, amount, is_won, created_at, updated_at
     from {{ ref('stg_hubspot__deals') }}
     where not is_archived and created_at is not null
 
@@ -57,7 +57,8 @@ deal_credits as (
         sends.send_id,
         deals.deal_id,
         deals.amount,
-        deals.is_won
+        deals.is_won,
+        deals.updated_at
     from deals
     inner join deal_contacts on deal_contacts.deal_id = deals.deal_id
     inner join sends
@@ -75,12 +76,17 @@ final as (
         sum(conversions) as conversions,
         sum(deals) as attributed_deals,
         sum(pipeline) as attributed_pipeline,
-        sum(revenue) as attributed_revenue
+        sum(revenue) as attributed_revenue,
+        max(deal_updated_at) as last_deal_updated_at
     from (
-        select send_id, 1 as conversions, 0 as deals, 0::double precision as pipeline, 0::double precision as revenue
+        select
+            send_id, 1 as conversions, 0 as deals, 0::double precision as pipeline,
+            0::double precision as revenue, null::timestamptz as deal_updated_at
         from conversions
         union all
-        select send_id, 0, 1, coalesce(amount, 0), case when is_won then coalesce(amount, 0) else 0 end
+        select
+            send_id, 0, 1, coalesce(amount, 0), case when is_won then coalesce(amount, 0) else 0 end,
+            updated_at
         from deal_credits
     ) as credits
     group by send_id

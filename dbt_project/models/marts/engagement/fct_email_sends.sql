@@ -10,6 +10,7 @@
             {'columns': ['source', 'events_synced_at']},
             {'columns': ['replies_synced_at']},
             {'columns': ['sent_date']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -166,7 +167,9 @@ final as (
         (extract(epoch from send_replies.responded_at - send_replies.replied_at) / 60.0)::double precision
             as first_response_minutes,
         pivoted.events_synced_at,
-        send_replies.replies_synced_at
+        send_replies.replies_synced_at,
+        -- When this build (re)computed the send: what email_campaign_performance refreshes from.
+        now() as built_at
 
     from pivoted
     left join sequence on sequence.send_id = pivoted.send_id

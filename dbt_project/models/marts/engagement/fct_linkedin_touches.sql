@@ -71,18 +71,24 @@ request_touches as (
 
 ),
 
+first_requests as (
+
+    select rep, profile_url, min((sent_at at time zone 'UTC')::date) as first_requested_on
+    from invitations
+    where direction = 'OUTGOING' and profile_url is not null
+    group by rep, profile_url
+
+),
+
 connection_touches as (
 
     select
         'con:' || connections.connection_key as touch_id,
         connections.rep,
-        case when exists (
-            select 1 from invitations
-            where invitations.rep = connections.rep
-              and invitations.direction = 'OUTGOING'
-              and invitations.profile_url = connections.profile_url
-              and (invitations.sent_at at time zone 'UTC')::date <= connections.connected_on
-        ) then 'connection_accepted' else 'connected' end as touch_type,
+        case
+            when first_requests.first_requested_on <= connections.connected_on then 'connection_accepted'
+            else 'connected'
+        end as touch_type,
         'inbound' as direction,
         (connections.connected_on::timestamp at time zone 'UTC') as occurred_at,
         connections.profile_url,
@@ -92,6 +98,8 @@ connection_touches as (
         null::double precision as response_minutes,
         connections._synced_at as synced_at
     from connections
+    left join first_requests
+        on first_requests.rep = connections.rep and first_requests.profile_url = connections.profile_url
 
 ),
 

@@ -15,20 +15,29 @@
     connections, unsubscribes and bounces up to D. Contacts created after D, or already converted
     (became an opportunity) on or before D, have no row for D. The label converted_90d says whether
     the contact became an opportunity in (D, D+90] and is null while D+90 is beyond the horizon.
-    Incremental: dates whose label could still change (after the previous horizon minus 91 days)
-    and new dates are recomputed; older rows are final. Run --full-refresh to rebuild history. -#}
+    Incremental: the horizon date, new dates and dates whose label just became known are computed;
+    every other stored date is final (what was known then). Run --full-refresh to rebuild history,
+    e.g. after a backfill of old events or contacts. -#}
 with
 
 dates as (
 
     -- depends_on: {{ ref('contact_engagement_daily') }} {{ ref('dim_contacts') }} (the prune hook reads them)
-    select as_of_date, horizon_date
-    from {{ ref('int_lead_feature_dates') }}
+    select candidates.as_of_date, candidates.horizon_date
+    from {{ ref('int_lead_feature_dates') }} as candidates
     {% if is_incremental() %}
-    where as_of_date > coalesce(
-        (select max(as_of_date) - {{ label_days + 1 }} from {{ this }}),
-        '1900-01-01'::date
-    )
+    -- Computed now: the horizon ("today", always), dates not in the table yet, and dates whose
+    -- label becomes known with this horizon. A stored date's label is null for all its rows or for
+    -- none (it depends on the date only), so one row tells.
+    where candidates.as_of_date = candidates.horizon_date
+       or not exists (select 1 from {{ this }} as held where held.as_of_date = candidates.as_of_date)
+       or (
+           candidates.as_of_date + {{ label_days }} <= candidates.horizon_date
+           and (
+               select held.converted_90d is null from {{ this }} as held
+               where held.as_of_date = candidates.as_of_date limit 1
+           )
+       )
     {% endif %}
 
 ),

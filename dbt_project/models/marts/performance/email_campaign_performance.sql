@@ -1,12 +1,62 @@
-{{ config(contract={'enforced': true}) }}
+{%- set window_days = var('attribution_window_days') | int -%}
+{{
+    config(
+        materialized='incremental',
+        unique_key='sent_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        contract={'enforced': true},
+        indexes=[{'columns': ['sent_date']}, {'columns': ['campaign_id', 'sent_date']}],
+    )
+}}
 {#- Email performance by send day, source, campaign, step, variant and segment (the contact's
     company cleantech segment), with HubSpot's definitions (see the column docs). Counts are of
-    sends; rates are over the sends of the row, so re-aggregate counts, never average rates. -#}
+    sends; rates are over the sends of the row, so re-aggregate counts, never average rates.
+    Incremental by send day: the days of sends rebuilt since this table was, the attribution
+    window before the horizon (new conversions and deals credit recent sends), and the days of
+    sends credited with a deal changed in that window (a deal won long after it was created). A
+    changed company segment or cost seed needs --full-refresh. -#}
 with
+
+credits as (
+
+    -- depends_on: {{ ref('contact_engagement_daily') }} {{ ref('dim_contacts') }} (the horizon reads them)
+    select * from {{ ref('int_email_sends_attributed') }}
+
+),
+
+{% if is_incremental() %}
+refreshed_days as (
+
+    select sent_date
+    from {{ ref('fct_email_sends') }}
+    where built_at > (select coalesce(max(held.built_at), '-infinity'::timestamptz) from {{ this }} as held)
+
+    union
+
+    select day::date
+    from generate_series(
+        ({{ lead_features_horizon() }} - {{ window_days + 1 }})::timestamp,
+        ({{ lead_features_horizon() }})::timestamp,
+        interval '1 day'
+    ) as day
+
+    union
+
+    select credited.sent_date
+    from credits
+    inner join {{ ref('fct_email_sends') }} as credited on credited.send_id = credits.send_id
+    where credits.last_deal_updated_at >= ({{ lead_features_horizon() }} - {{ window_days + 1 }})::timestamp at time zone 'UTC'
+
+),
+{% endif %}
 
 sends as (
 
     select * from {{ ref('fct_email_sends') }}
+    {% if is_incremental() %}
+    where sent_date in (select sent_date from refreshed_days)
+    {% endif %}
 
 ),
 
@@ -19,12 +69,6 @@ contacts as (
 companies as (
 
     select company_id, cleantech_segment from {{ ref('dim_companies') }}
-
-),
-
-credits as (
-
-    select * from {{ ref('int_email_sends_attributed') }}
 
 ),
 
@@ -120,7 +164,8 @@ final as (
         attributed_pipeline::double precision as attributed_pipeline,
         attributed_revenue::double precision as attributed_revenue,
         cost_usd::double precision as cost_usd,
-        {{ safe_divide('attributed_revenue - cost_usd', 'cost_usd') }} as roi
+        {{ safe_divide('attributed_revenue - cost_usd', 'cost_usd') }} as roi,
+        now() as built_at
     from aggregated
 
 )

@@ -1,0 +1,230 @@
+"""dbt build: full vs incremental after 1% new events, and the cost of Cosmos's execution modes.
+
+Raw data is a synthetic raw load generated inside Postgres (growthlab.transform.synthetic), in the
+shapes of the raw contract: faster than driving the sandbox's stand-in APIs and ingestion at a
+million contacts, and the same SQL runs on it. `--scale full`: 1,000,000 contacts and about 20M
+email events; `--scale smoke`: 2,000 contacts.
+
+1. full: `dbt build` on the fresh load (as of the world's today).
+2. incremental: 1% new events (new sends the next day, late clicks on old sends), then `dbt build`
+   as of the next day. Goal: incremental <= 15% of full. The slowest models of both come from
+   run_results.json.
+3. cosmos_modes (on a 2,000-contact copy whatever the scale: it measures per-task overhead): the
+   `warehouse_build` DAG under `dag.test()` in each execution mode, against a plain `dbt build`
+   of the same project and data measured in the same run.
+
+Runs in its own database on the embedded server (dropped afterwards; GROWTHLAB_BENCH_KEEP=1 keeps it).
+GROWTHLAB_BENCH_DBT_CONTACTS overrides the number of contacts; GROWTHLAB_BENCH_COSMOS_MODES=0 skips 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE_CONTACTS = 2_000
+FULL_CONTACTS = 1_000_000
+GOAL = 0.15
+COSMOS_MODES = ("watcher", "local", "local_subprocess")
+
+
+def _server():
+    from growthlab.config import get_settings
+    from growthlab.warehouse.cli import embedded_server, up
+
+    settings = get_settings()
+    if not settings.embedded:
+        raise RuntimeError(
+            "the dbt_build benchmark creates its own database on the embedded server; unset "
+            "GROWTHLAB_WAREHOUSE_URL (or run it where the embedded warehouse can start)"
+        )
+    up(settings)
+    return settings, embedded_server(settings).read_state()
+
+
+def _create_db(state, prefix: str) -> str:
+    import psycopg
+
+    from growthlab.warehouse.migrate import apply_migrations
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(state.url("postgres", "postgres"), autocommit=True) as conn:
+        conn.execute(f'create database "{name}" owner growthlab')
+    apply_migrations(state.url(name), state.analyst_role)
+    return name
+
+
+def _drop_db(state, name: str) -> None:
+    import psycopg
+
+    if os.environ.get("GROWTHLAB_BENCH_KEEP"):
+        return
+    with psycopg.connect(state.url("postgres", "postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _slowest(invocation, n: int = 8) -> list[dict]:
+    return [{"model": r.name, "seconds": round(r.execution_time, 2)} for r in invocation.slowest(n)]
+
+
+def _raw_counts(url: str) -> dict[str, int]:
+    from growthlab.warehouse.db import connect
+
+    with connect(url) as conn:
+        return {
+            "contacts": conn.execute("select count(*) from raw_hubspot.contacts").fetchone()[0],
+            "email_events": conn.execute(
+                "select (select count(*) from raw_sendgrid.events) + (select count(*) from raw_hubspot.email_events)"
+            ).fetchone()[0],
+        }
+
+
+def full_vs_incremental(state, contacts: int, work: Path) -> dict:
+    from growthlab.transform.runner import run_dbt
+    from growthlab.transform.synthetic import SyntheticSpec, append_new_events, load_synthetic_raw
+
+    spec = SyntheticSpec(contacts=contacts)
+    name = _create_db(state, "bench_dbt")
+    url = state.url(name)
+    try:
+        started = time.monotonic()
+        load_synthetic_raw(url, spec)
+        load_seconds = time.monotonic() - started
+        raw = _raw_counts(url)
+        target, logs = work / "target", work / "logs"
+        # Parse once up front so neither measured build pays the cold parse of a new profile.
+        run_dbt(["parse"], url, target_path=target, log_path=logs)
+        full = run_dbt(["build"], url, as_of_date=spec.today, target_path=target, log_path=logs)
+        added = append_new_events(url, 0.01, spec.today)
+        incremental = run_dbt(
+            ["build"], url, as_of_date=spec.today + timedelta(days=1), target_path=target, log_path=logs
+        )
+        return {
+            "raw_contacts": raw["contacts"],
+            "raw_email_events": raw["email_events"],
+            "new_events": added,
+            "synthetic_load_seconds": round(load_seconds, 1),
+            "full_seconds": round(full.seconds, 1),
+            "incremental_seconds": round(incremental.seconds, 1),
+            "ratio": round(incremental.seconds / full.seconds, 3),
+            "goal": f"incremental <= {GOAL:.0%} of full",
+            "goal_met": incremental.seconds <= GOAL * full.seconds,
+            "slowest_full": _slowest(full),
+            "slowest_incremental": _slowest(incremental),
+        }
+    finally:
+        _drop_db(state, name)
+
+
+def cosmos_modes(state, work: Path) -> dict:
+    """warehouse_build through dag.test() per execution mode vs a plain `dbt build`, same data."""
+    from growthlab.transform.runner import run_dbt
+    from growthlab.transform.synthetic import SyntheticSpec, load_synthetic_raw
+
+    spec = SyntheticSpec(contacts=SMOKE_CONTACTS)
+    name = _create_db(state, "bench_cosmos")
+    url = state.url(name)
+    try:
+        load_synthetic_raw(url, spec)
+        target = work / "cosmos-target"
+        run_dbt(["build"], url, as_of_date=spec.today, target_path=target, log_path=work / "logs")
+        # The baseline: the same incremental rebuild the DAG runs, without Airflow.
+        plain = run_dbt(["build"], url, as_of_date=spec.today, target_path=target, log_path=work / "logs")
+        out: dict = {"plain_dbt_build_seconds": round(plain.seconds, 1), "modes": {}}
+        for mode in COSMOS_MODES:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--cosmos-mode",
+                    mode,
+                    "--url",
+                    url,
+                    "--as-of",
+                    spec.today.isoformat(),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+            )
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            if proc.returncode != 0 or not lines:
+                out["modes"][mode] = {"error": (proc.stderr or proc.stdout).strip().splitlines()[-3:]}
+                continue
+            result = json.loads(lines[-1])
+            result["ratio_to_plain"] = round(result["seconds"] / plain.seconds, 2)
+            result["overhead_per_task_seconds"] = round(
+                (result["seconds"] - plain.seconds) / result["tasks"], 2
+            )
+            out["modes"][mode] = result
+        ok = {m: r["seconds"] for m, r in out["modes"].items() if "seconds" in r}
+        out["fastest_mode"] = min(ok, key=ok.get) if ok else None
+        return out
+    finally:
+        _drop_db(state, name)
+
+
+def _run_one_mode(mode: str, url: str, as_of: str) -> None:
+    """Child process: one warehouse_build run under dag.test() in `mode`; prints one JSON line."""
+    from growthlab import airflow_env
+    from growthlab.config import apply_telemetry_off, get_settings
+
+    apply_telemetry_off()
+    settings = get_settings()
+    os.environ["GROWTHLAB_DBT_EXECUTION_MODE"] = mode
+    airflow_env.apply(settings)
+    os.environ["AIRFLOW_CONN_WAREHOUSE"] = airflow_env.postgres_connection(url)
+    from growthlab.airflow_runner import DagRunner, ensure_metadata_db
+
+    log_file = settings.home / "logs" / "bench-cosmos.log"
+    ensure_metadata_db(log_file)
+    runner = DagRunner(settings.dags_folder, log_file)
+    dag = runner.bag.get_dag("warehouse_build")
+    day = date.fromisoformat(as_of)
+    # A unique logical time per run, so repeated benchmarks never collide with earlier runs.
+    logical = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(
+        microseconds=time.time_ns() % 10**6
+    )
+    result = runner.run("warehouse_build", logical)
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": round(result.seconds, 1),
+                "tasks": len(dag.tasks),
+                "state": result.state,
+            }
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> dict:
+    _, state = _server()
+    contacts = SMOKE_CONTACTS if args.scale == "smoke" else FULL_CONTACTS
+    contacts = int(os.environ.get("GROWTHLAB_BENCH_DBT_CONTACTS") or contacts)
+    with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp:
+        work = Path(tmp)
+        result = full_vs_incremental(state, contacts, work)
+        result["raw_data"] = "synthetic raw load (growthlab.transform.synthetic), not the sandbox generator"
+        if os.environ.get("GROWTHLAB_BENCH_COSMOS_MODES", "1") != "0":
+            result["cosmos_modes"] = cosmos_modes(state, work)
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cosmos-mode", choices=COSMOS_MODES, required=True)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--as-of", required=True)
+    cli = parser.parse_args()
+    _run_one_mode(cli.cosmos_mode, cli.url, cli.as_of)
