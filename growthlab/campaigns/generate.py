@@ -34,6 +34,11 @@ from growthlab.campaigns.yamlsource import LocatedError
 
 log = logging.getLogger(__name__)
 CHUNK = 200
+READY_SQL = """
+update ops.outbox set status = 'ready', subject = %s, body_html = %s, body_text = %s, headers = %s,
+       generator = %s, generator_note = %s, generated_at = %s, updated_at = now()
+where outbox_id = %s and status = 'planned'
+"""
 
 
 @dataclass
@@ -80,6 +85,7 @@ def generate(
         if not rows:
             break
         recipients = recipients_by_id(conn, sorted({r["contact_id"] for r in rows}))
+        ready: list[tuple] = []
         with conn.transaction():
             for row in rows:
                 loaded = catalog.campaigns[row["campaign_id"]]
@@ -95,12 +101,16 @@ def generate(
                     recipients.get(row["contact_id"]),
                     env,
                     templates,
+                    ready,
                     generator,
                     note,
                     unsubscribe,
                     now,
                     result,
                 )
+            if ready:
+                with conn.cursor() as cur:  # one pipelined round trip for the chunk
+                    cur.executemany(READY_SQL, ready)
     for generator, _ in generators.values():
         close = getattr(generator, "close", None)
         if close is not None:
@@ -110,7 +120,7 @@ def generate(
 
 
 def _generate_row(
-    conn, row, loaded, recipient, env, templates, generator, note, unsubscribe, now, result
+    conn, row, loaded, recipient, env, templates, ready, generator, note, unsubscribe, now, result
 ) -> None:
     campaign = loaded.campaign
     if recipient is None:
@@ -165,12 +175,7 @@ def _generate_row(
         _set_status(conn, row["outbox_id"], "failed", f"compliance: {exc}")
         result.failed += 1
         return
-    conn.execute(
-        """
-        update ops.outbox set status = 'ready', subject = %s, body_html = %s, body_text = %s, headers = %s,
-               generator = %s, generator_note = %s, generated_at = %s, updated_at = now()
-        where outbox_id = %s and status = 'planned'
-        """,
+    ready.append(
         (
             email.subject,
             email.html,
@@ -180,7 +185,7 @@ def _generate_row(
             generated.note or note,
             now,
             row["outbox_id"],
-        ),
+        )
     )
     result.ready += 1
     if generated.generator.startswith("llm:"):

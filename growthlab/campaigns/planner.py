@@ -78,52 +78,73 @@ def _slot(campaign: Campaign, due: datetime, tz_name: str | None, capacity: _Cap
     return None, tz_used
 
 
-def _insert_outbox(
-    conn: psycopg.Connection,
-    campaign: Campaign,
-    step: Step,
-    enrollment_id: int,
-    recipient: dict[str, Any],
-    due: datetime,
-    scheduled: datetime,
-    tz_name: str,
-    now: datetime,
-    weights: dict[str, dict[str, float]],
-) -> bool:
-    variant = choose_variant(campaign.id, step, recipient["contact_id"], weights.get(step.id))
-    name = " ".join(p for p in (recipient.get("first_name"), recipient.get("last_name")) if p) or None
-    cur = conn.execute(
-        """
-        insert into ops.outbox (idempotency_key, campaign_id, step_id, variant_id, angle, enrollment_id, contact_id,
-                                company_id, to_email, to_name, email_sha256, recipient_timezone, due_at,
-                                scheduled_at, planned_at)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-        on conflict (idempotency_key) do nothing
-        """,
-        (
-            f"{campaign.id}:{step.id}:{recipient['contact_id']}",
-            campaign.id,
-            step.id,
-            variant.id,
-            variant.angle,
-            enrollment_id,
-            recipient["contact_id"],
-            recipient.get("company_id"),
-            recipient["email"].strip(),
-            name,
-            email_sha256(recipient["email"]),
-            tz_name,
-            due,
-            scheduled,
-            now,
-        ),
-    )
-    if cur.rowcount:
-        conn.execute(
-            "update ops.campaign_enrollments set last_step_id = %s, updated_at = now() where enrollment_id = %s",
-            (step.id, enrollment_id),
+class _Emails:
+    """Outbox rows planned in this run, written in one round trip by `flush`."""
+
+    def __init__(self, campaign: Campaign, now: datetime, weights: dict[str, dict[str, float]]) -> None:
+        self.campaign, self.now, self.weights = campaign, now, weights
+        self.rows: list[tuple] = []
+
+    def add(
+        self,
+        step: Step,
+        enrollment_id: int,
+        recipient: dict[str, Any],
+        due: datetime,
+        scheduled: datetime,
+        tz_name: str,
+    ) -> None:
+        campaign = self.campaign
+        variant = choose_variant(campaign.id, step, recipient["contact_id"], self.weights.get(step.id))
+        name = " ".join(p for p in (recipient.get("first_name"), recipient.get("last_name")) if p) or None
+        self.rows.append(
+            (
+                f"{campaign.id}:{step.id}:{recipient['contact_id']}",
+                campaign.id,
+                step.id,
+                variant.id,
+                variant.angle,
+                enrollment_id,
+                recipient["contact_id"],
+                recipient.get("company_id"),
+                recipient["email"].strip(),
+                name,
+                email_sha256(recipient["email"]),
+                tz_name,
+                due,
+                scheduled,
+                self.now,
+            )
         )
-    return bool(cur.rowcount)
+
+    def flush(self, conn: psycopg.Connection) -> int:
+        """Insert the rows (existing idempotency keys are skipped); returns how many were new."""
+        if not self.rows:
+            return 0
+        columns = list(zip(*self.rows, strict=True))
+        inserted = conn.execute(
+            """
+            with new as (
+                insert into ops.outbox (idempotency_key, campaign_id, step_id, variant_id, angle, enrollment_id,
+                                        contact_id, company_id, to_email, to_name, email_sha256, recipient_timezone,
+                                        due_at, scheduled_at, planned_at)
+                select * from unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],
+                                     %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                                     %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+                on conflict (idempotency_key) do nothing
+                returning enrollment_id, step_id
+            ),
+            steps as (
+                update ops.campaign_enrollments e set last_step_id = new.step_id, updated_at = now()
+                from new where e.enrollment_id = new.enrollment_id
+                returning 1
+            )
+            select count(*) from new
+            """,
+            [list(c) for c in columns],
+        ).fetchone()[0]
+        self.rows.clear()
+        return int(inserted)
 
 
 def _end_enrollment(
@@ -176,6 +197,7 @@ def _plan_followups(
     ):
         history[row[0]].append(Engagement(*row[1:]))
     recipients = recipients_by_id(conn, contact_ids)
+    emails = _Emails(campaign, now, weights)
     for row in rows:
         if row["status"] in ("planned", "ready", "sending"):
             result.waiting += 1
@@ -230,20 +252,9 @@ def _plan_followups(
         if scheduled is None:
             result.waiting += 1
             continue
-        if _insert_outbox(
-            conn,
-            campaign,
-            decision.step,
-            row["enrollment_id"],
-            recipient,
-            decision.due_at,
-            scheduled,
-            tz_name,
-            now,
-            weights,
-        ):
-            capacity.take(scheduled)
-            result.followups += 1
+        emails.add(decision.step, row["enrollment_id"], recipient, decision.due_at, scheduled, tz_name)
+        capacity.take(scheduled)
+    result.followups += emails.flush(conn)
 
 
 def _tz_of(recipient: dict[str, Any]) -> str | None:
@@ -297,43 +308,41 @@ def _plan_enrollments(
     room = campaign.audience.max_new_per_day - int(enrolled_today)
     if room <= 0:
         return
+    chosen: list[tuple[dict[str, Any], datetime, str]] = []
     for recipient in eligible_contacts(conn, campaign, now, room):
         scheduled, tz_name = _slot(campaign, now, _tz_of(recipient), capacity, shift=False)
         if scheduled is None:
             continue  # today's cap is full for this slot: a later run enrols them
-        enrollment = conn.execute(
+        capacity.take(scheduled)
+        chosen.append((recipient, scheduled, tz_name))
+    if not chosen:
+        return
+    enrolled = dict(
+        conn.execute(
             """
             insert into ops.campaign_enrollments (campaign_id, contact_id, company_id, enrolled_at,
                                                   score_at_enrollment, grade_at_enrollment)
-            values (%s, %s, %s, %s, %s, %s)
+            select %s, c, co, %s, sc, g from unnest(%s::text[], %s::text[], %s::float8[], %s::text[]) as t(c, co, sc, g)
             on conflict (campaign_id, contact_id) do nothing
-            returning enrollment_id
+            returning contact_id, enrollment_id
             """,
             (
                 campaign.id,
-                recipient["contact_id"],
-                recipient.get("company_id"),
                 now,
-                recipient.get("score"),
-                recipient.get("grade"),
+                [r["contact_id"] for r, _, _ in chosen],
+                [r.get("company_id") for r, _, _ in chosen],
+                [r.get("score") for r, _, _ in chosen],
+                [r.get("grade") for r, _, _ in chosen],
             ),
-        ).fetchone()
-        if enrollment is None:
-            continue
-        if _insert_outbox(
-            conn,
-            campaign,
-            campaign.first_step,
-            enrollment[0],
-            recipient,
-            now,
-            scheduled,
-            tz_name,
-            now,
-            weights,
-        ):
-            capacity.take(scheduled)
-            result.enrolled += 1
+        ).fetchall()
+    )
+    emails = _Emails(campaign, now, weights)
+    for recipient, scheduled, tz_name in chosen:
+        if recipient["contact_id"] in enrolled:
+            emails.add(
+                campaign.first_step, enrolled[recipient["contact_id"]], recipient, now, scheduled, tz_name
+            )
+    result.enrolled += emails.flush(conn)
 
 
 def plan_campaign(
