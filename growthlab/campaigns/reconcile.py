@@ -145,6 +145,30 @@ def _settle(
             )
             return
         result.open_posting += 1
+        _alert_if_stuck(conn, batch_id)
+
+
+STUCK_AFTER = timedelta(hours=6)
+
+
+def _alert_if_stuck(conn: psycopg.Connection, batch_id: str) -> None:
+    """One ops.alerts row per batch still unsettled STUCK_AFTER (wall clock) after it was posted."""
+    conn.execute(
+        """
+        insert into ops.alerts (source, severity, message, details)
+        select 'campaigns.reconcile', 'warning',
+               format('send batch %%s (%%s emails, campaign %%s) has waited %%s for SendGrid''s events; its emails '
+                      'are not resent until they say whether it was accepted. Check the event webhook and the '
+                      'sendgrid_events DAG', b.batch_id, b.message_count, b.campaign_id,
+                      date_trunc('minute', now() - b.posted_at)),
+               jsonb_build_object('batch_id', b.batch_id::text, 'campaign_id', b.campaign_id)
+        from ops.send_batches b
+        where b.batch_id = %s::uuid and b.status = 'posting' and b.posted_at < now() - %s
+          and not exists (select 1 from ops.alerts a where a.source = 'campaigns.reconcile'
+                          and a.details ->> 'batch_id' = b.batch_id::text)
+        """,
+        (batch_id, STUCK_AFTER),
+    )
 
 
 def _audit(conn: psycopg.Connection, actor: str, batch_id: str, action: str, details: dict) -> None:

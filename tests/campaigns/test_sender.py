@@ -196,3 +196,15 @@ def test_an_unknown_answer_in_a_backfill_run_is_not_released_by_older_news(
     result = pipeline.reconcile(world.url, backfill + timedelta(hours=2), "test")
     assert result["settled"]["open_posting"] == 1 and result["settled"]["not_accepted"] == 0
     assert _statuses(world.url) == {"sent": len(first), "sending": 1}
+    # still unsettled hours later (wall clock): one alert for the operator, not one per run
+    with psycopg.connect(world.url) as conn:
+        conn.execute(
+            "update ops.send_batches set posted_at = now() - interval '7 hours' where status = 'posting'"
+        )
+    for _ in range(2):
+        pipeline.reconcile(world.url, backfill + timedelta(hours=3), "test")
+    with psycopg.connect(world.url) as conn:
+        alerts = conn.execute(
+            "select severity, message from ops.alerts where source = 'campaigns.reconcile'"
+        ).fetchall()
+    assert len(alerts) == 1 and alerts[0][0] == "warning" and "1 emails" in alerts[0][1]
