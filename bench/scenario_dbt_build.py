@@ -8,7 +8,8 @@ email events; `--scale smoke`: 2,000 contacts.
 1. full: `dbt build` on the fresh load (as of the world's today).
 2. incremental: 1% new events (new sends the next day, late clicks on old sends), then `dbt build`
    as of the next day. Goal: incremental <= 15% of full. The slowest models of both come from
-   run_results.json.
+   run_results.json. At smoke scale a third, full-refresh build checks that the incremental
+   marts equal a rebuild (`incremental_equals_full_refresh`).
 3. cosmos_modes (on a 2,000-contact copy whatever the scale: it measures per-task overhead): the
    `warehouse_build` DAG under `dag.test()` in each execution mode, against a plain `dbt build`
    of the same project and data measured in the same run.
@@ -88,7 +89,36 @@ def _raw_counts(url: str) -> dict[str, int]:
         }
 
 
-def full_vs_incremental(state, contacts: int, work: Path) -> dict:
+# What an incremental build must leave exactly as a full rebuild would (bookkeeping columns aside).
+# lead_features: the horizon date only; earlier month starts keep what was known then (a late event
+# dated in the past is in a rebuild, not in the frozen row).
+CHECKSUMS = {
+    "fct_email_events": "select md5(string_agg(t::text, '|' order by event_id)) from marts.fct_email_events t",
+    "fct_email_sends": """select md5(string_agg(t::text, '|' order by send_id)) from (select send_id, source,
+        contact_id, campaign_id, step, variant, sent_at, contact_send_number, previous_sent_at, open_count,
+        human_open_count, click_count, reply_count, was_delivered, was_opened, was_human_opened, was_clicked,
+        was_bounced, was_unsubscribed, was_replied, replied_at, reply_match_method, first_response_minutes
+        from marts.fct_email_sends) t""",
+    "contact_engagement_daily": """select md5(string_agg(t::text, '|' order by contact_id, activity_date))
+        from (select contact_id, activity_date, emails_sent, emails_delivered, email_opens, human_opens,
+        machine_opens, email_clicks, email_bounces, email_unsubscribes, email_replies, linkedin_connections,
+        linkedin_messages_received, meetings_booked, is_engaged from marts.contact_engagement_daily) t""",
+    "lead_features@horizon": """select md5(string_agg(t::text, '|' order by contact_id)) from marts.lead_features t
+        where as_of_date = (select max(as_of_date) from marts.lead_features)""",
+    "email_campaign_performance": """select md5(string_agg(t::text, '|' order by performance_key)) from (select
+        performance_key, sends, delivered, opened, human_opened, clicked, replied, conversions,
+        attributed_pipeline, attributed_revenue, cost_usd from marts.email_campaign_performance) t""",
+}
+
+
+def _checksums(url: str) -> dict[str, str]:
+    from growthlab.warehouse.db import connect
+
+    with connect(url) as conn:
+        return {name: conn.execute(query).fetchone()[0] for name, query in CHECKSUMS.items()}
+
+
+def full_vs_incremental(state, contacts: int, work: Path, check_against_full_refresh: bool = False) -> dict:
     from growthlab.transform.runner import run_dbt
     from growthlab.transform.synthetic import SyntheticSpec, append_new_events, load_synthetic_raw
 
@@ -108,6 +138,18 @@ def full_vs_incremental(state, contacts: int, work: Path) -> dict:
         incremental = run_dbt(
             ["build"], url, as_of_date=spec.today + timedelta(days=1), target_path=target, log_path=logs
         )
+        same: dict[str, bool] | None = None
+        if check_against_full_refresh:
+            after_incremental = _checksums(url)
+            run_dbt(
+                ["build", "--full-refresh"],
+                url,
+                as_of_date=spec.today + timedelta(days=1),
+                target_path=target,
+                log_path=logs,
+            )
+            rebuilt = _checksums(url)
+            same = {name: after_incremental[name] == rebuilt[name] for name in CHECKSUMS}
         return {
             "raw_contacts": raw["contacts"],
             "raw_email_events": raw["email_events"],
@@ -120,6 +162,7 @@ def full_vs_incremental(state, contacts: int, work: Path) -> dict:
             "goal_met": incremental.seconds <= GOAL * full.seconds,
             "slowest_full": _slowest(full),
             "slowest_incremental": _slowest(incremental),
+            **({"incremental_equals_full_refresh": same} if same is not None else {}),
         }
     finally:
         _drop_db(state, name)
@@ -214,7 +257,8 @@ def run(args: argparse.Namespace) -> dict:
     contacts = int(os.environ.get("GROWTHLAB_BENCH_DBT_CONTACTS") or contacts)
     with tempfile.TemporaryDirectory(prefix="bench-dbt-") as tmp:
         work = Path(tmp)
-        result = full_vs_incremental(state, contacts, work)
+        # A third, full-refresh build checks the incremental result; affordable at smoke scale only.
+        result = full_vs_incremental(state, contacts, work, check_against_full_refresh=args.scale == "smoke")
         result["raw_data"] = "synthetic raw load (growthlab.transform.synthetic), not the sandbox generator"
         if os.environ.get("GROWTHLAB_BENCH_COSMOS_MODES", "1") != "0":
             result["cosmos_modes"] = cosmos_modes(state, work)

@@ -417,8 +417,8 @@ def load_synthetic_raw(url: str, spec: SyntheticSpec) -> dict[str, float]:
 def append_new_events(url: str, fraction: float = 0.01, today: date | None = None) -> int:
     """Add `fraction` x the current event count as newly synced events (a later sync).
 
-    Half are events of new SendGrid sends on the day after `today`, half are late opens and clicks
-    of existing sends (they must update those sends). Returns the number of events added.
+    Half are events of new SendGrid sends on the day after `today`, half are late clicks on sends of
+    the last two weeks (they must update those sends). Returns the number of events added.
     """
     with connect(url, autocommit=True) as conn:
         total = conn.execute(
@@ -452,8 +452,8 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
             """,
             (max(1, target // 5),),
         )
-        # Late events on existing sends: clicks two days after delivery, on the first delivered sends (by
-        # event id) until the target is reached; they are synced now but dated in the past.
+        # Late events on existing sends: clicks two days after delivery on sends of the last 14 days
+        # (first by event id) until the target is reached; synced now, dated in the past.
         added = conn.execute("select count(*) from raw_sendgrid.events").fetchone()[0] - before
         conn.execute(
             f"""
@@ -465,6 +465,7 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
                    jsonb_build_object('event', 'click'), now(), now(), 'synthetic-2'
             from raw_sendgrid.events
             where event = 'delivered' and _batch_id = 'synthetic'
+              and event_at >= '{day}'::timestamptz - interval '14 days'
             order by sg_event_id
             limit %s
             """,

@@ -16,8 +16,9 @@
 }}
 {#- One row per email sent, from growthlab's SendGrid mail and HubSpot marketing email: the
     per-send pattern (pivot events to one row per send, coalesce counts to 0, derive was_* flags).
-    Incremental: only sends with events or replies synced since the last build are recomputed,
-    from all of their events, so a late open or click updates its send. -#}
+    Incremental: the sends with events or replies synced since the last build, and every other send
+    of their contacts (sequence numbers), are recomputed from all of their events, so a late open
+    or click updates its send. -#}
 with
 
 replies as (
@@ -44,11 +45,23 @@ changed_sends as (
 ),
 {% endif %}
 
+{% if is_incremental() %}
+-- All sends of a contact with a changed send are recomputed: a late send renumbers the later ones.
+changed_contacts as (
+
+    select distinct contact_id
+    from {{ ref('fct_email_events') }}
+    where send_id in (select send_id from changed_sends) and contact_id is not null
+
+),
+{% endif %}
+
 events as (
 
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
     where send_id in (select send_id from changed_sends)
+       or contact_id in (select contact_id from changed_contacts)
     {% endif %}
 
 ),
@@ -168,12 +181,23 @@ final as (
             as first_response_minutes,
         pivoted.events_synced_at,
         send_replies.replies_synced_at,
-        -- When this build (re)computed the send: what email_campaign_performance refreshes from.
+        -- When a build last saw new events or replies of the send (what email_campaign_performance
+        -- refreshes from); a send recomputed only to renumber its contact's sequence keeps its time.
+        {% if is_incremental() -%}
+        case
+            when pivoted.send_id in (select send_id from changed_sends) then now()
+            else coalesce(previous.built_at, now())
+        end as built_at
+        {%- else -%}
         now() as built_at
+        {%- endif %}
 
     from pivoted
     left join sequence on sequence.send_id = pivoted.send_id
     left join send_replies on send_replies.send_id = pivoted.send_id
+    {% if is_incremental() %}
+    left join {{ this }} as previous on previous.send_id = pivoted.send_id
+    {% endif %}
 
 )
 

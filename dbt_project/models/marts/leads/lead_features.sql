@@ -70,77 +70,61 @@ spine as (
 
 ),
 
-window_bounds as (
-
-    select min(as_of_date) - 89 as first_window_day, max(as_of_date) as last_day from dates
-
-),
-
--- Engagement days and the spine in one stream per contact, so every window is one sorted pass.
-activity as (
-
-    select
-        daily.contact_id,
-        daily.activity_date as day,
-        false as is_spine,
-        daily.emails_delivered, daily.human_opens, daily.machine_opens, daily.email_clicks,
-        daily.email_replies, daily.linkedin_messages_sent, daily.linkedin_replies,
-        daily.meetings_booked, daily.meetings_completed,
-        case when daily.is_engaged then daily.activity_date end as engaged_day,
-        null::date as horizon_date
-    from {{ ref('contact_engagement_daily') }} as daily
-    cross join window_bounds
-    where daily.activity_date between window_bounds.first_window_day and window_bounds.last_day
-
-    union all
-
-    -- Older days only matter for "last engagement".
-    select
-        daily.contact_id, daily.activity_date, false,
-        0, 0, 0, 0, 0, 0, 0, 0, 0,
-        daily.activity_date, null::date
-    from {{ ref('contact_engagement_daily') }} as daily
-    cross join window_bounds
-    where daily.activity_date < window_bounds.first_window_day and daily.is_engaged
-
-    union all
-
-    select contact_id, as_of_date, true, 0, 0, 0, 0, 0, 0, 0, 0, 0, null::date, horizon_date
-    from spine
-
-),
-
+-- Each engagement day joins the as-of dates it counts for: those within 90 days after it (the
+-- windows), and for engaged days any later date (last engagement). One hash aggregate per
+-- (contact, date); a build usually computes one date, so this reads the last 90 days of
+-- engagement plus the engaged days before them.
 windowed as (
 
     select
-        contact_id,
-        day as as_of_date,
-        is_spine,
-        horizon_date,
-        sum(emails_delivered) over last_30 as emails_delivered_30d,
-        sum(emails_delivered) over last_90 as emails_delivered_90d,
-        sum(human_opens) over last_30 as human_opens_30d,
-        sum(human_opens) over last_90 as human_opens_90d,
-        sum(machine_opens) over last_90 as machine_opens_90d,
-        sum(email_clicks) over last_30 as clicks_30d,
-        sum(email_clicks) over last_90 as clicks_90d,
-        sum(email_replies) over last_90 as replies_90d,
-        sum(linkedin_messages_sent) over last_90 as linkedin_messages_90d,
-        sum(linkedin_replies) over last_90 as linkedin_replies_90d,
-        sum(meetings_booked) over last_90 as meetings_90d,
-        sum(meetings_completed) over last_90 as meetings_completed_90d,
-        max(engaged_day) over up_to_day as last_engaged_day
-    from activity
-    window
-        last_30 as (partition by contact_id order by day range between interval '29 days' preceding and current row),
-        last_90 as (partition by contact_id order by day range between interval '89 days' preceding and current row),
-        up_to_day as (partition by contact_id order by day range between unbounded preceding and current row)
+        daily.contact_id,
+        dates.as_of_date,
+        sum(daily.emails_delivered) filter (where daily.activity_date > dates.as_of_date - 30) as emails_delivered_30d,
+        sum(daily.emails_delivered) filter (where daily.activity_date > dates.as_of_date - 90) as emails_delivered_90d,
+        sum(daily.human_opens) filter (where daily.activity_date > dates.as_of_date - 30) as human_opens_30d,
+        sum(daily.human_opens) filter (where daily.activity_date > dates.as_of_date - 90) as human_opens_90d,
+        sum(daily.machine_opens) filter (where daily.activity_date > dates.as_of_date - 90) as machine_opens_90d,
+        sum(daily.email_clicks) filter (where daily.activity_date > dates.as_of_date - 30) as clicks_30d,
+        sum(daily.email_clicks) filter (where daily.activity_date > dates.as_of_date - 90) as clicks_90d,
+        sum(daily.email_replies) filter (where daily.activity_date > dates.as_of_date - 90) as replies_90d,
+        sum(daily.linkedin_messages_sent) filter (where daily.activity_date > dates.as_of_date - 90)
+            as linkedin_messages_90d,
+        sum(daily.linkedin_replies) filter (where daily.activity_date > dates.as_of_date - 90) as linkedin_replies_90d,
+        sum(daily.meetings_booked) filter (where daily.activity_date > dates.as_of_date - 90) as meetings_90d,
+        sum(daily.meetings_completed) filter (where daily.activity_date > dates.as_of_date - 90)
+            as meetings_completed_90d,
+        max(daily.activity_date) filter (where daily.is_engaged) as last_engaged_day
+    from dates
+    inner join {{ ref('contact_engagement_daily') }} as daily
+        on daily.activity_date <= dates.as_of_date
+        and (daily.activity_date > dates.as_of_date - 90 or daily.is_engaged)
+    group by daily.contact_id, dates.as_of_date
 
 ),
 
 features as (
 
-    select * from windowed where is_spine
+    select
+        spine.contact_id,
+        spine.as_of_date,
+        spine.horizon_date,
+        windowed.emails_delivered_30d,
+        windowed.emails_delivered_90d,
+        windowed.human_opens_30d,
+        windowed.human_opens_90d,
+        windowed.machine_opens_90d,
+        windowed.clicks_30d,
+        windowed.clicks_90d,
+        windowed.replies_90d,
+        windowed.linkedin_messages_90d,
+        windowed.linkedin_replies_90d,
+        windowed.meetings_90d,
+        windowed.meetings_completed_90d,
+        windowed.last_engaged_day
+    from spine
+    left join windowed
+        on windowed.contact_id = spine.contact_id
+        and windowed.as_of_date = spine.as_of_date
 
 ),
 

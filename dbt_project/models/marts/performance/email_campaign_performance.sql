@@ -83,14 +83,10 @@ enriched as (
     select
         sends.*,
         coalesce(companies.cleantech_segment, 'unknown') as segment,
-        coalesce(credits.conversions, 0) as conversions,
-        coalesce(credits.attributed_pipeline, 0) as attributed_pipeline,
-        coalesce(credits.attributed_revenue, 0) as attributed_revenue,
         coalesce(costs.unit_cost_usd, 0) as cost_usd
     from sends
     left join contacts on contacts.contact_id = sends.contact_id
     left join companies on companies.company_id = contacts.company_id
-    left join credits on credits.send_id = sends.send_id
     left join costs
         on costs.channel = case when sends.source = 'sendgrid' then 'email' else 'hubspot_email' end
         and sends.sent_date >= costs.valid_from
@@ -117,13 +113,54 @@ aggregated as (
         count(*) filter (where was_unsubscribed) as unsubscribed,
         count(*) filter (where was_bounced) as bounced,
         count(*) filter (where was_spam_reported) as spam_reported,
-        sum(conversions) as conversions,
         avg(first_response_minutes) as avg_lead_response_minutes,
-        sum(attributed_pipeline) as attributed_pipeline,
-        sum(attributed_revenue) as attributed_revenue,
         sum(cost_usd) as cost_usd
     from enriched
     group by 1, 2, 3, 4, 5, 6
+
+),
+
+-- Credited sends are few: reach them from the credits (an index lookup each) and roll them up to
+-- the grain separately, rather than joining every send to the credits.
+credited as (
+
+    select
+        credited_send.sent_date,
+        credited_send.source,
+        coalesce(credited_send.campaign_id, '(none)') as campaign_id,
+        credited_send.step,
+        coalesce(credited_send.variant, '(none)') as variant,
+        coalesce(credited_company.cleantech_segment, 'unknown') as segment,
+        sum(credits.conversions) as conversions,
+        sum(credits.attributed_pipeline) as attributed_pipeline,
+        sum(credits.attributed_revenue) as attributed_revenue
+    from credits
+    inner join {{ ref('fct_email_sends') }} as credited_send on credited_send.send_id = credits.send_id
+    left join {{ ref('dim_contacts') }} as credited_contact on credited_contact.contact_id = credited_send.contact_id
+    left join {{ ref('dim_companies') }} as credited_company
+        on credited_company.company_id = credited_contact.company_id
+    {% if is_incremental() %}
+    where credited_send.sent_date in (select sent_date from refreshed_days)
+    {% endif %}
+    group by 1, 2, 3, 4, 5, 6
+
+),
+
+combined as (
+
+    select
+        aggregated.*,
+        coalesce(credited.conversions, 0) as conversions,
+        coalesce(credited.attributed_pipeline, 0) as attributed_pipeline,
+        coalesce(credited.attributed_revenue, 0) as attributed_revenue
+    from aggregated
+    left join credited
+        on credited.sent_date = aggregated.sent_date
+        and credited.source = aggregated.source
+        and credited.campaign_id = aggregated.campaign_id
+        and coalesce(credited.step, -1) = coalesce(aggregated.step, -1)
+        and credited.variant = aggregated.variant
+        and credited.segment = aggregated.segment
 
 ),
 
@@ -166,7 +203,7 @@ final as (
         cost_usd::double precision as cost_usd,
         {{ safe_divide('attributed_revenue - cost_usd', 'cost_usd') }} as roi,
         now() as built_at
-    from aggregated
+    from combined
 
 )
 
