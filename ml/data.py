@@ -116,9 +116,9 @@ def copy_query(url: str, query: sql.Composable, columns: dict[str, pa.DataType])
 
 
 def stream_query(
-    url: str, query: sql.Composable, columns: dict[str, pa.DataType], chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    """Stream `COPY (query) TO STDOUT` as DataFrames of about `chunk_rows` rows."""
+    url: str, query: sql.Composable, columns: dict[str, pa.DataType], chunk_rows: int, as_arrow: bool = False
+) -> Iterator[pd.DataFrame | pa.Table]:
+    """Stream `COPY (query) TO STDOUT` as DataFrames (or Arrow tables) of `chunk_rows` rows."""
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
     with connect(url) as conn, conn.cursor() as cur, cur.copy(statement) as copy:
         stream = io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20)
@@ -130,12 +130,14 @@ def stream_query(
             rows += batch.num_rows
             while rows >= chunk_rows:
                 table = pa.Table.from_batches(pending)
-                yield table.slice(0, chunk_rows).to_pandas()
+                chunk = table.slice(0, chunk_rows).combine_chunks()
+                yield chunk if as_arrow else chunk.to_pandas()
                 rest = table.slice(chunk_rows)
                 pending = rest.to_batches()
                 rows = rest.num_rows
         if rows:
-            yield pa.Table.from_batches(pending, schema=reader.schema).to_pandas()
+            chunk = pa.Table.from_batches(pending, schema=reader.schema).combine_chunks()
+            yield chunk if as_arrow else chunk.to_pandas()
 
 
 def _select(columns: Sequence[str]) -> sql.Composable:
@@ -197,8 +199,9 @@ PREVIOUS = {
 }
 
 
-def stream_scoring_rows(url: str, as_of_date: date, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """Rows to score at `as_of_date`, each with what ml.lead_scores holds for the contact now."""
+def stream_scoring_rows(url: str, as_of_date: date, chunk_rows: int) -> Iterator[pa.Table]:
+    """Rows to score at `as_of_date` as Arrow tables, each row with what ml.lead_scores holds for
+    the contact now (prev_* columns, null for a contact never scored)."""
     columns = feature_column_types(PREVIOUS)
     feature_cols = [c for c in columns if c not in PREVIOUS]
     query = sql.SQL(
@@ -207,4 +210,4 @@ def stream_scoring_rows(url: str, as_of_date: date, chunk_rows: int) -> Iterator
         "from marts.lead_features f left join ml.lead_scores s on s.contact_id = f.contact_id "
         "where f.as_of_date = {d}"
     ).format(cols=_select(feature_cols), d=sql.Literal(as_of_date))
-    yield from stream_query(url, query, columns, chunk_rows)
+    yield from stream_query(url, query, columns, chunk_rows, as_arrow=True)

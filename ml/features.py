@@ -178,6 +178,31 @@ class FeatureEncoder:
                 out[:, j] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         return out
 
+    def transform_arrow(self, table) -> np.ndarray:
+        """The same matrix from an Arrow table (the scoring path: no pandas, no Python objects)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        missing = [name for name in self.features if name not in table.column_names]
+        if missing:
+            raise KeyError(
+                f"the feature table lacks column(s) {', '.join(missing)}; "
+                f"marts.lead_features must follow the contract in docs/architecture.md"
+            )
+        out = np.empty((table.num_rows, len(self.features)), dtype=np.float64)
+        for j, name in enumerate(self.features):
+            column = table.column(name)
+            if name in self.categories:
+                if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+                    column = pc.cast(column, pa.string())
+                codes = pc.index_in(column, value_set=pa.array(self.categories[name], pa.string()))
+                out[:, j] = codes.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            else:
+                if not pa.types.is_floating(column.type):
+                    column = pc.cast(column, pa.float64())
+                out[:, j] = column.to_numpy(zero_copy_only=False)
+        return out
+
     def decode(self, feature: str, value: float) -> object:
         """The original value of one encoded cell (for reasons): a category name, a number or None."""
         if value is None or (isinstance(value, float) and np.isnan(value)):

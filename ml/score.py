@@ -29,13 +29,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from growthlab.warehouse.db import connect
 from ml.config import MLSettings
-from ml.data import scoring_as_of, stream_scoring_rows
+from ml.data import FeaturesUnavailable, scoring_as_of, stream_scoring_rows
 from ml.drift import SCORE_SUBJECT, DriftAccumulator, write_monitoring
 from ml.features import CLOCK_BUCKETS
 from ml.model import ScoringBundle
@@ -73,15 +73,21 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _bits(X: np.ndarray) -> np.ndarray:
+    canonical = np.where(np.isnan(X), np.nan, X + 0.0)  # one NaN, and -0.0 == 0.0
+    return np.ascontiguousarray(canonical).view(np.uint64)
+
+
+def _fold(h: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        for j in range(bits.shape[1]):
+            h = _mix(h ^ bits[:, j])
+    return h
+
+
 def row_hash(X: np.ndarray, seed: int) -> np.ndarray:
     """A 64-bit hash per row of a float matrix (splitmix64 over the bit patterns), as int64."""
-    canonical = np.where(np.isnan(X), np.nan, X + 0.0)  # one NaN, and -0.0 == 0.0
-    bits = np.ascontiguousarray(canonical).view(np.uint64)
-    h = np.full(len(X), np.uint64(seed), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(X.shape[1]):
-            h = _mix(h ^ bits[:, j])
-    return h.view(np.int64)
+    return _fold(np.full(len(X), np.uint64(seed), dtype=np.uint64), _bits(X)).view(np.int64)
 
 
 def bucketed(X: np.ndarray, features: list[str]) -> np.ndarray:
@@ -94,6 +100,24 @@ def bucketed(X: np.ndarray, features: list[str]) -> np.ndarray:
             finite = ~np.isnan(column)
             column[finite] = np.searchsorted(np.asarray(edges), column[finite], side="left")
     return out
+
+
+def clock_columns(features: list[str]) -> list[int]:
+    return [features.index(name) for name in CLOCK_BUCKETS if name in features]
+
+
+def input_hashes(X: np.ndarray, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(features_hash, reasons_hash) per row: both share the hash of every non-clock input, then
+    fold in the day counters, exact for the first and bucketed (CLOCK_BUCKETS) for the second."""
+    clock = clock_columns(features)
+    rest = [j for j in range(X.shape[1]) if j not in clock]
+    base = _fold(np.full(len(X), np.uint64(FEATURES_SEED), dtype=np.uint64), _bits(X[:, rest]))
+    exact = _fold(base.copy(), _bits(X[:, clock]))
+    buckets = bucketed(X[:, clock], [features[j] for j in clock])
+    with np.errstate(over="ignore"):
+        salted = base ^ np.uint64(REASONS_SEED)
+    coarse = _fold(salted, _bits(buckets))
+    return exact.view(np.int64), coarse.view(np.int64)
 
 
 @dataclass
@@ -143,12 +167,16 @@ STAGE_COLUMNS = (
 )
 
 
-def _differs(prev: pd.Series, current: np.ndarray) -> np.ndarray:
-    prev_values = (
-        prev.to_numpy(dtype=np.float64, na_value=np.nan) if prev.dtype != object else prev.to_numpy()
-    )
-    missing = pd.isna(prev).to_numpy()
-    return missing | (prev_values != current)
+def _int64_differs(prev: pa.ChunkedArray | pa.Array, current: np.ndarray) -> np.ndarray:
+    """True where the previous value is null or differs (int64 kept exact: no float round trip)."""
+    missing = prev.is_null().to_numpy(zero_copy_only=False)
+    values = pc.fill_null(prev, 0).to_numpy(zero_copy_only=False)
+    return missing | (values != current)
+
+
+def _equal(prev: pa.ChunkedArray | pa.Array, value) -> np.ndarray:
+    """True where the previous value equals `value` (scalar or array); null never equals."""
+    return pc.fill_null(pc.equal(prev, value), False).to_numpy(zero_copy_only=False)
 
 
 class _Failed:
@@ -208,7 +236,7 @@ class _Timer:
 
 
 def score_chunk(
-    chunk: pd.DataFrame,
+    chunk: pa.Table,
     bundle: ScoringBundle,
     version: str,
     as_of: date,
@@ -216,28 +244,25 @@ def score_chunk(
     drift: DriftAccumulator,
     timer: _Timer,
 ) -> tuple[pa.Table, dict[str, int]]:
-    """Predict one chunk; return the rows to write (as an Arrow table) and counters."""
+    """Predict one chunk (an Arrow table from ml.data); return the rows to write and counters."""
     t = time.perf_counter()
-    X = bundle.encoder.transform(chunk)
+    X = bundle.encoder.transform_arrow(chunk)
     t = timer.add("encode", t)
     pred = bundle.predict_matrix(X)
     t = timer.add("predict", t)
-    features_hash = row_hash(X, FEATURES_SEED)
-    reasons_hash = row_hash(bucketed(X, bundle.features), REASONS_SEED)
+    features_hash, reasons_hash = input_hashes(X, bundle.features)
     drift.add(X, pred.probability)
     t = timer.add("hash_drift", t)
 
-    new_model = (chunk["prev_model_version"].astype(object).to_numpy() != version) | chunk[
-        "prev_model_version"
-    ].isna().to_numpy()
-    prev_as_of = pd.to_datetime(chunk["prev_as_of_date"]).dt.date
-    new_date = (prev_as_of.to_numpy() != as_of) | prev_as_of.isna().to_numpy()
-    reason_rows = new_model | _differs(chunk["prev_reasons_hash"], reasons_hash)
-    write_rows = reason_rows | new_date | _differs(chunk["prev_features_hash"], features_hash)
-    grade_changed = chunk["prev_grade"].astype(object).to_numpy() != pred.grade
+    grade = pa.array(pred.grade.astype(object), pa.string())
+    same_model = _equal(chunk.column("prev_model_version"), pa.scalar(version, pa.string()))
+    same_date = _equal(chunk.column("prev_as_of_date"), pa.scalar(as_of, pa.date32()))
+    reason_rows = ~same_model | _int64_differs(chunk.column("prev_reasons_hash"), reasons_hash)
+    write_rows = reason_rows | ~same_date | _int64_differs(chunk.column("prev_features_hash"), features_hash)
+    grade_changed = ~_equal(chunk.column("prev_grade"), grade)
     history_rows = reason_rows | (write_rows & grade_changed)
 
-    reasons = np.full(len(chunk), None, dtype=object)
+    reasons = np.full(len(X), None, dtype=object)
     idx = np.nonzero(reason_rows)[0]
     if len(idx):
         contributions = bundle.contributions(X[idx])
@@ -245,13 +270,14 @@ def score_chunk(
         reasons[idx] = writer.render(X[idx], contributions)
         t = timer.add("reasons_text", t)
     keep = np.nonzero(write_rows)[0]
+    picks = pa.array(keep)
     table = pa.table(
         {
-            "contact_id": pa.array(chunk["contact_id"].to_numpy()[keep], pa.string()),
+            "contact_id": chunk.column("contact_id").take(picks),
             "probability": pa.array(pred.probability[keep], pa.float64()),
             "fit_score": pa.array(pred.fit_score[keep], pa.int16()),
             "engagement_score": pa.array(pred.engagement_score[keep], pa.int16()),
-            "grade": pa.array(pred.grade[keep].astype(object), pa.string()),
+            "grade": grade.take(picks),
             "reasons": pa.array(reasons[keep], pa.string()),
             "features_hash": pa.array(features_hash[keep], pa.int64()),
             "reasons_hash": pa.array(reasons_hash[keep], pa.int64()),
@@ -261,7 +287,7 @@ def score_chunk(
     timer.add("select", t)
     grades = {g: int(n) for g, n in zip(*np.unique(pred.grade, return_counts=True), strict=True)}
     return table, {
-        "scored": len(chunk),
+        "scored": len(X),
         "written": len(keep),
         "reasoned": len(idx),
         **{f"grade_{g}": n for g, n in grades.items()},
@@ -296,13 +322,20 @@ update ml.lead_scores l set
 from score_stage s
 where s.contact_id = l.contact_id and s.reasons is null and l.as_of_date <= %(as_of)s
 """
+# History: rows with new reasons straight from the stage; rows whose grade changed with the same
+# reasons take them from ml.lead_scores (after the merge).
 APPEND_HISTORY = """
 insert into ml.lead_score_history (contact_id, as_of_date, model_version, reasons_hash, probability,
     fit_score, engagement_score, grade, reasons, scored_at)
 select s.contact_id, %(as_of)s, %(version)s, s.reasons_hash, s.probability, s.fit_score,
+    s.engagement_score, s.grade, s.reasons, %(scored_at)s
+from score_stage s
+where s.history and s.reasons is not null
+union all
+select s.contact_id, %(as_of)s, %(version)s, s.reasons_hash, s.probability, s.fit_score,
     s.engagement_score, s.grade, l.reasons, %(scored_at)s
 from score_stage s join ml.lead_scores l on l.contact_id = s.contact_id
-where s.history
+where s.history and s.reasons is null
 on conflict (contact_id, as_of_date, model_version, reasons_hash) do update set
     probability = excluded.probability, fit_score = excluded.fit_score,
     engagement_score = excluded.engagement_score, grade = excluded.grade, reasons = excluded.reasons,
@@ -352,7 +385,7 @@ def score_contacts(
             "select contact_id, count(*) from score_stage group by 1 having count(*) > 1 limit 5"
         ).fetchall()
         if duplicates:
-            raise ValueError(
+            raise FeaturesUnavailable(
                 f"marts.lead_features has several rows per contact at {as_of} (e.g. "
                 f"{', '.join(f'{c} x{n}' for c, n in duplicates)}); it must have one row per contact and "
                 f"as-of date: fix the mart (its unique test should have failed)"
