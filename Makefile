@@ -41,7 +41,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 airflow: setup
 	$(BIN)/growthlab warehouse up

@@ -1,4 +1,4 @@
-"""`growthlab model train|score|promote|rollback|status|evaluate-csv`."""
+"""`growthlab model train|score|promote|rollback|status|evaluate-csv|oracle`."""
 
 from __future__ import annotations
 
@@ -193,9 +193,21 @@ def _evaluate_csv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _oracle(args: argparse.Namespace) -> int:
+    from ml.oracle import TruthFileError, champion_vs_oracle
+
+    try:
+        result = champion_vs_oracle(_warehouse(), args.truth, _as_of(args.as_of) if args.as_of else None)
+    except TruthFileError as exc:
+        print(f"growthlab model oracle: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.summary())
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "model", help="lead scoring: train, score, promote, rollback, status, evaluate-csv"
+        "model", help="lead scoring: train, score, promote, rollback, status, evaluate-csv, oracle"
     )
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
 
@@ -238,3 +250,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--seed", type=int, default=42)
     e.add_argument("--json", action="store_true", help="machine-readable output")
     e.set_defaults(func=_evaluate_csv)
+
+    o = sub.add_parser(
+        "oracle", help="compare ml.lead_scores with the sandbox truth (`growthlab sandbox truth --out FILE`)"
+    )
+    o.add_argument("truth", help="truth CSV written by `growthlab sandbox truth` before the scores' date")
+    o.add_argument("--as-of", help="only scores of this as-of date or later")
+    o.add_argument("--json", action="store_true")
+    o.set_defaults(func=_oracle)
