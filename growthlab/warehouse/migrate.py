@@ -113,6 +113,7 @@ PRIVATE_SCHEMAS = (
     "ml",
     "staging",
     "intermediate",
+    "landing",
 )
 
 
