@@ -115,7 +115,7 @@ def dag_runner(settings, airflow_db):
 
 
 # Fixtures of each area live in tests/fixtures/<area>.py and are imported here, one line each.
-# ruff: noqa: E402, F401, F403
-from tests.fixtures.sandbox import *
-from tests.fixtures.ml import *
+# ruff: noqa: E402, F403
 from tests.fixtures.dbt import *
+from tests.fixtures.ml import *
+from tests.fixtures.sandbox import *
