@@ -15,33 +15,20 @@ from expectations.suite import (
     sane_time,
     unique,
 )
+from growthlab.portal import (
+    DEAL_STAGES,
+    FUNDING_STAGES,
+    LIFECYCLE_STAGES,
+    MEETING_OUTCOMES,
+    REVENUE_BANDS,
+    SEGMENTS,
+)
+from growthlab.portal import SBTI_STATUSES as SBTI
 
 SOURCE = "hubspot"
 
-LIFECYCLE_STAGES = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
 CONSENT = ("granted", "denied", "unknown")
 BOOLEAN_STRINGS = ("true", "false")
-SEGMENTS = (
-    "solar", "wind", "storage", "ev_charging", "hydrogen", "heat_pumps", "carbon_management",
-    "circular_materials", "grid_software", "building_efficiency",
-)  # fmt: skip
-REVENUE_BANDS = ("<1M", "1-10M", "10-50M", "50-250M", "250M-1B", ">1B")
-FUNDING_STAGES = ("bootstrapped", "seed", "series_a", "series_b", "series_c_plus", "public", "pe_backed")
-SBTI = ("none", "committed", "targets_set", "net_zero_committed")
-DEAL_STAGES = (
-    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
-    "contractsent", "closedwon", "closedlost",
-)  # fmt: skip
-MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "NO_SHOW", "CANCELED", "RESCHEDULED")
 EMAIL_DIRECTIONS = ("EMAIL", "INCOMING_EMAIL", "FORWARDED_EMAIL")
 EMAIL_EVENT_TYPES = (
     "SENT", "DELIVERED", "OPEN", "CLICK", "BOUNCE", "DROPPED", "SPAMREPORT", "STATUSCHANGE", "PROCESSED",

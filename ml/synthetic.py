@@ -21,25 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from growthlab.portal import REVENUE_BANDS, SEGMENTS
+from growthlab.portal import SBTI_STATUSES as SBTI
 from growthlab.warehouse.db import connect
 from ml.features import CONTRACT_TYPES
 
-SEGMENTS = (
-    "solar",
-    "wind",
-    "storage",
-    "ev_charging",
-    "hydrogen",
-    "heat_pumps",
-    "carbon_management",
-    "circular_materials",
-    "grid_software",
-    "building_efficiency",
-)
 REGIONS = ("north_america", "europe", "uk", "apac", "latam")
-REVENUE_BANDS = ("<1M", "1-10M", "10-50M", "50-250M", "250M-1B", ">1B")
 FUNDING = ("bootstrapped", "seed", "series_a", "series_b", "series_c_plus", "public", "pe_backed")
-SBTI = ("none", "committed", "targets_set", "net_zero_committed")
 SENIORITY = ("c_level", "vp", "director", "manager", "individual_contributor")
 FUNCTIONS = (
     "executive",

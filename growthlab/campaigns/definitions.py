@@ -15,43 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Values of the HubSpot portal (docs/architecture.md, "The HubSpot portal").
-SEGMENTS = (
-    "solar",
-    "wind",
-    "storage",
-    "ev_charging",
-    "hydrogen",
-    "heat_pumps",
-    "carbon_management",
-    "circular_materials",
-    "grid_software",
-    "building_efficiency",
-)
-SENIORITIES = ("c_level", "vp", "director", "manager", "individual_contributor")
-JOB_FUNCTIONS = (
-    "executive",
-    "sustainability",
-    "operations",
-    "engineering",
-    "procurement",
-    "finance",
-    "marketing",
-)
-LIFECYCLE_STAGES = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
-SBTI_STATUSES = ("none", "committed", "targets_set", "net_zero_committed")
+from growthlab.portal import ANGLES, JOB_FUNCTIONS, LIFECYCLE_STAGES, SBTI_STATUSES, SEGMENTS, SENIORITIES
+
 GRADES = ("A", "B", "C", "D")
-# The content angles a variant may take (custom_args gl_angle; docs/architecture.md).
-ANGLES = ("cost_savings", "emissions_reduction", "compliance", "case_study")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")

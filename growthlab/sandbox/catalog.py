@@ -12,18 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SEGMENTS: tuple[str, ...] = (
-    "solar",
-    "wind",
-    "storage",
-    "ev_charging",
-    "hydrogen",
-    "heat_pumps",
-    "carbon_management",
-    "circular_materials",
-    "grid_software",
-    "building_efficiency",
-)
+# The portal's vocabulary (SEGMENTS, LIFECYCLE_STAGES, ...), re-exported: the sandbox serves exactly
+# what the pipeline expects.
+from growthlab.portal import *  # noqa: F403
+
 SEGMENT_WEIGHTS = np.array([0.16, 0.09, 0.12, 0.11, 0.06, 0.09, 0.08, 0.08, 0.10, 0.11])
 
 SEGMENT_INDUSTRY: dict[str, str] = {
@@ -39,48 +31,17 @@ SEGMENT_INDUSTRY: dict[str, str] = {
     "building_efficiency": "CONSTRUCTION",
 }
 
-SENIORITIES: tuple[str, ...] = ("c_level", "vp", "director", "manager", "individual_contributor")
 SENIORITY_WEIGHTS = np.array([0.08, 0.12, 0.22, 0.30, 0.28])
 
-JOB_FUNCTIONS: tuple[str, ...] = (
-    "executive",
-    "sustainability",
-    "operations",
-    "engineering",
-    "procurement",
-    "finance",
-    "marketing",
-)
 # c_level contacts are mostly executives; everybody else spreads over the functions.
 FUNCTION_WEIGHTS_CLEVEL = np.array([0.70, 0.08, 0.06, 0.06, 0.02, 0.06, 0.02])
 FUNCTION_WEIGHTS_OTHER = np.array([0.0, 0.22, 0.22, 0.22, 0.11, 0.11, 0.12])
 
-REVENUE_BANDS: tuple[str, ...] = ("<1M", "1-10M", "10-50M", "50-250M", "250M-1B", ">1B")
 REVENUE_BAND_EDGES = np.array([1e6, 1e7, 5e7, 2.5e8, 1e9])  # upper edges, USD
 
-FUNDING_STAGES: tuple[str, ...] = (
-    "bootstrapped",
-    "seed",
-    "series_a",
-    "series_b",
-    "series_c_plus",
-    "public",
-    "pe_backed",
-)
 
-SBTI_STATUSES: tuple[str, ...] = ("none", "committed", "targets_set", "net_zero_committed")
 CERTIFICATIONS: tuple[str, ...] = ("b_corp", "iso_14001", "iso_50001", "cdp_a_list", "leed")
 
-LIFECYCLE_STAGES: tuple[str, ...] = (
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-    "other",
-)
 
 LEAD_SOURCES: tuple[str, ...] = (
     "ORGANIC_SEARCH",
@@ -95,21 +56,6 @@ LEAD_SOURCES: tuple[str, ...] = (
 LEAD_SOURCE_WEIGHTS = np.array([0.22, 0.12, 0.08, 0.14, 0.10, 0.08, 0.12, 0.14])
 
 CONSENTS: tuple[str, ...] = ("granted", "denied", "unknown")
-
-# The content angles of email templates (custom_args gl_angle). Unknown angles get no effect.
-ANGLES: tuple[str, ...] = ("cost_savings", "emissions_reduction", "compliance", "case_study")
-
-DEAL_STAGES: tuple[str, ...] = (
-    "appointmentscheduled",
-    "qualifiedtobuy",
-    "presentationscheduled",
-    "decisionmakerboughtin",
-    "contractsent",
-    "closedwon",
-    "closedlost",
-)
-
-MEETING_OUTCOMES: tuple[str, ...] = ("SCHEDULED", "COMPLETED", "NO_SHOW", "CANCELED", "RESCHEDULED")
 
 
 @dataclass(frozen=True)
