@@ -191,6 +191,11 @@ class BatchLoad:
                 )
             landed = counts.rows_in - rejected
             if landed:
+                # Statistics of what just landed: without them the planner takes the batch for a
+                # handful of rows and answers the audit, the merge and the anti-joins of
+                # after_publish with nested loops over the whole batch (quadratic).
+                self.conn.execute(sql.SQL("analyze {}").format(self.landing.ident()))
+                self.conn.commit()
                 self.outcome = self.validator(self.url, self.suite, self.batch.batch_id)
                 from expectations.runner import record
 

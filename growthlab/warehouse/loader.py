@@ -2,16 +2,22 @@
 
 The path of a chunk of rows (tuples in the target's column order):
 
-1. serialise column by column into PostgreSQL's COPY text format: text columns are escaped by a
-   few C-level `str.replace` passes over the whole column at once, jsonb columns are encoded by
-   msgspec in one call, so Python never loops over fields one by one;
-2. COPY into a temporary staging table (or, while the target table was empty when the load began,
-   straight into the target inside a savepoint: the fast path of an initial load);
+1. serialise into PostgreSQL's COPY text format, column by column, with no Python loop over
+   fields or rows: a column is picked out of the tuples by `operator.itemgetter`, text columns are
+   joined and checked (NUL, characters to escape) in one C-level pass and escaped only when needed,
+   jsonb columns are encoded by msgspec in one call, and the fields are interleaved with their
+   separators by slice assignment into one list that is joined once. This runs on the producer's
+   thread in small batches (`serialise_rows`), so the caller's row tuples die young (the cyclic
+   garbage collector never sees them grow old in a process that holds many objects);
+2. COPY the chunk's bytes into a temporary staging table (or, while the target table was empty
+   when the load began, straight into the target inside a savepoint: the fast path of an initial
+   load); `append=True` (landing tables) copies straight in;
 3. MERGE into the target on the key: new keys are inserted, rows whose compared columns changed are
    updated, identical rows are left alone, so loading the same records twice changes nothing.
 
-Serialising chunk k+1 overlaps with the server copying and merging chunk k (one worker thread
-owns the connection). Memory holds at most two chunks, whatever the number of records.
+Steps 2-3 of chunk k run on a worker thread (which owns the connection and waits on the server
+with the GIL released) while the producer builds and serialises chunk k+1. Memory holds at most
+two chunks of COPY bytes, whatever the number of records.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -107,10 +114,14 @@ class LoadStats:
 # ---------------------------------------------------------------------------------------------
 
 
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _escape_joined(joined: str) -> str:
     if _SPECIAL.search(joined) is None:
         return joined
-    return joined.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return _escape(joined)
 
 
 def _scalar_text(value: Any) -> str:
@@ -123,26 +134,35 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
-def format_text_column(values: Sequence[Any], column: str = "?") -> list[str]:
-    """COPY text fields of one column: escaped strings, `\\N` for None."""
-    nulls = [i for i, v in enumerate(values) if v is None]
-    if nulls:
-        values = ["" if v is None else v for v in values]
+def _nul_error(column: str, row: int) -> LoaderError:
+    return LoaderError(
+        f"column {column}, row {row}: the value contains a NUL character, which PostgreSQL "
+        f"cannot store; quarantine the record before loading"
+    )
+
+
+def format_text_column(values: Sequence[Any], column: str = "?") -> Sequence[str]:
+    """COPY text fields of one column: escaped strings, `\\N` for None.
+
+    All-str columns without characters to escape (the usual case) are returned as they are: one
+    C-level join checks them, nothing is copied per value.
+    """
+    nulls: list[int] = []
     try:
         joined = _SEP.join(values)
-    except TypeError:  # non-str values: convert one by one
-        values = [_scalar_text(v) for v in values]
+    except TypeError:  # None or non-str values: convert one by one
+        nulls = [i for i, v in enumerate(values) if v is None]
+        values = [v if type(v) is str else "" if v is None else _scalar_text(v) for v in values]
         joined = _SEP.join(values)
-    fields = _escape_joined(joined).split(_SEP)
-    if len(fields) != len(values):
-        bad = next(i for i, v in enumerate(values) if _SEP in v)
-        raise LoaderError(
-            f"column {column}, row {bad}: the value contains a NUL character, which PostgreSQL "
-            f"cannot store; quarantine the record before loading"
-        )
-    for i in nulls:
-        fields[i] = NULL
-    return fields
+    if values and joined.count(_SEP) != len(values) - 1:
+        raise _nul_error(column, next(i for i, v in enumerate(values) if _SEP in v))
+    if _SPECIAL.search(joined) is not None:
+        values = _escape(joined).split(_SEP)
+    if nulls:
+        values = list(values)
+        for i in nulls:
+            values[i] = NULL
+    return values
 
 
 def format_json_column(values: Sequence[Any], column: str = "?") -> list[str]:
@@ -151,26 +171,40 @@ def format_json_column(values: Sequence[Any], column: str = "?") -> list[str]:
         encoded = _JSON.encode_lines(values)
     except (TypeError, msgspec.EncodeError) as exc:
         raise LoaderError(f"column {column}: a value cannot be encoded as JSON ({exc})") from None
-    if b"\\u0000" in encoded:
-        bad = next(i for i, v in enumerate(values) if b"\\u0000" in _JSON.encode(v))
-        raise LoaderError(
-            f"column {column}, row {bad}: the JSON holds a NUL character (\\u0000), which jsonb "
-            f"rejects; quarantine the record before loading"
-        )
-    fields = encoded.replace(b"\\", b"\\\\").decode().split("\n")
+    if b"\\" in encoded:  # JSON escapes: COPY text needs their backslashes doubled
+        if b"\\u0000" in encoded:
+            bad = next(i for i, v in enumerate(values) if b"\\u0000" in _JSON.encode(v))
+            raise LoaderError(
+                f"column {column}, row {bad}: the JSON holds a NUL character (\\u0000), which jsonb "
+                f"rejects; quarantine the record before loading"
+            )
+        encoded = encoded.replace(b"\\", b"\\\\")
+    fields = encoded.decode().split("\n")  # JSON text holds no raw newline, tab or CR
     fields.pop()  # encode_lines ends with a newline
-    for i, v in enumerate(values):
-        if v is None:
-            fields[i] = NULL
+    if "null" in fields:  # only None encodes to a bare null: it is SQL NULL
+        for i, v in enumerate(values):
+            if v is None:
+                fields[i] = NULL
     return fields
 
 
+_BOOL_TEXT = {True: "t", False: "f", None: NULL}
+
+
 def format_bool_column(values: Sequence[Any], column: str = "?") -> list[str]:
-    return [NULL if v is None else ("t" if v else "f") for v in values]
+    try:
+        return list(map(_BOOL_TEXT.__getitem__, values))
+    except (KeyError, TypeError):  # truthy values that are not bools
+        return [NULL if v is None else ("t" if v else "f") for v in values]
 
 
 def format_number_column(values: Sequence[Any], column: str = "?") -> list[str]:
-    return [NULL if v is None else str(v) for v in values]
+    fields = list(map(str, values))
+    if "None" in fields:
+        for i, v in enumerate(values):
+            if v is None:
+                fields[i] = NULL
+    return fields
 
 
 def _array_element(value: Any) -> str:
@@ -178,7 +212,7 @@ def _array_element(value: Any) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def format_array_column(values: Sequence[Any], column: str = "?") -> list[str]:
+def format_array_column(values: Sequence[Any], column: str = "?") -> Sequence[str]:
     literals = [
         None if v is None else "{" + ",".join("NULL" if e is None else _array_element(e) for e in v) + "}"
         for v in values
@@ -186,7 +220,7 @@ def format_array_column(values: Sequence[Any], column: str = "?") -> list[str]:
     return format_text_column(literals, column)
 
 
-def formatter_for(pgtype: str) -> Callable[[Sequence[Any], str], list[str]]:
+def formatter_for(pgtype: str) -> Callable[[Sequence[Any], str], Sequence[str]]:
     pgtype = pgtype.lower()
     if pgtype in ("json", "jsonb"):
         return format_json_column
@@ -202,35 +236,34 @@ def formatter_for(pgtype: str) -> Callable[[Sequence[Any], str], list[str]]:
 def serialise(
     rows: Sequence[Sequence[Any]], columns: Sequence[Column], constants: Sequence[str] = ()
 ) -> bytes:
-    """One COPY text payload for `rows` (tuples in `columns` order) plus constant trailing fields."""
+    """One COPY text payload for `rows` (tuples in `columns` order) plus constant trailing fields.
+
+    Fields are interleaved with their separators by slice assignment into one flat list (field,
+    tab, field, ..., field, constants + newline) and joined once: no tuple or string per row.
+    """
     if not rows:
         return b""
-    try:
-        transposed = list(zip(*rows, strict=True))
-        if len(transposed) != len(columns):
-            raise ValueError(f"rows have {len(transposed)} values")
-    except ValueError:
-        widths = sorted({len(r) for r in rows})
+    width = len(columns)
+    widths = set(map(len, rows))
+    if widths != {width}:
         raise LoaderError(
-            f"rows must have {len(columns)} values ({', '.join(c.name for c in columns)}); got widths {widths}"
-        ) from None
-    formatted = [formatter_for(c.pgtype)(vals, c.name) for c, vals in zip(columns, transposed, strict=True)]
-    suffix = "".join("\t" + _escape_joined(c) for c in constants)
-    lines = map("\t".join, zip(*formatted, strict=True))
-    if suffix:
-        lines = (line + suffix for line in lines)
-    return ("\n".join(lines) + "\n").encode()
+            f"rows must have {width} values ({', '.join(c.name for c in columns)}); got widths {sorted(widths)}"
+        )
+    n = len(rows)
+    step = 2 * width
+    flat: list[str | None] = [None] * (step * n)
+    tabs = ["\t"] * n
+    tail = "".join("\t" + _escape_joined(c) for c in constants) + "\n"
+    for j, c in enumerate(columns):
+        values = list(map(itemgetter(j), rows))
+        flat[2 * j :: step] = formatter_for(c.pgtype)(values, c.name)
+        flat[2 * j + 1 :: step] = tabs if j < width - 1 else [tail] * n
+    return "".join(flat).encode()  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------------
-
-
-def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
-    it = iter(rows)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
 
 
 def latest_per_key(
@@ -296,11 +329,22 @@ def merge(conn: psycopg.Connection, target: Target, source: sql.Composable) -> t
     return int(counts.get("INSERT", 0)), int(counts.get("UPDATE", 0))
 
 
+def _unescape(field: bytes) -> str | None:
+    """A COPY text field back to its value (for error messages)."""
+    if field == b"\\N":
+        return None
+    text = field.decode("utf-8", "replace")
+    if "\\" not in text:
+        return text
+    out = re.sub(r"\\(.)", lambda m: {"t": "\t", "n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), text)
+    return out
+
+
 @dataclass
 class _Chunk:
-    data: bytes
+    parts: list[bytes]  # COPY text, one part per serialised batch
     rows: int
-    keys: list[tuple] = field(default_factory=list)
+    first_row: int  # number of the chunk's first row in its load() call (0-based)
 
 
 class Loader:
@@ -309,6 +353,8 @@ class Loader:
     Each chunk is committed on its own unless `commit=False` (then the caller owns the
     transaction). An interrupted load leaves whole chunks behind; loading again merges over them.
     With `append=True` rows are copied straight in (landing tables, which have no key).
+    `serialise_rows` is the size of the batches the producer serialises (the caller's row tuples
+    are dropped after each one); `chunk_rows` the rows of one COPY (and one commit).
     """
 
     def __init__(
@@ -318,6 +364,7 @@ class Loader:
         meta_values: Sequence[Any] = (),
         *,
         chunk_rows: int = 20_000,
+        serialise_rows: int = 2_000,
         commit: bool = True,
         direct_when_empty: bool = True,
         append: bool = False,
@@ -330,7 +377,8 @@ class Loader:
         self.conn = conn
         self.target = target
         self.constants = [_scalar_text(v) for v in meta_values]
-        self.chunk_rows = chunk_rows
+        self.chunk_rows = max(1, chunk_rows)
+        self.serialise_rows = max(1, serialise_rows)
         self.commit = commit
         self.stats = LoadStats()
         self._staging = "_stage_" + re.sub(r"\W", "_", target.table)
@@ -346,8 +394,23 @@ class Loader:
         """Serialise and load `rows` chunk by chunk; returns the stats of this call."""
         before = LoadStats()
         before.add(self.stats)
-        for chunk in _chunks(rows, self.chunk_rows):
-            self._submit(chunk)
+        it = iter(rows)
+        parts: list[bytes] = []
+        in_chunk = seen = 0
+        while True:
+            batch = list(itertools.islice(it, min(self.serialise_rows, self.chunk_rows - in_chunk)))
+            if batch:
+                try:
+                    parts.append(serialise(batch, self.target.columns, self.constants))
+                except LoaderError as exc:
+                    raise LoaderError(f"loading {self.target.table}, batch from row {seen}: {exc}") from None
+                in_chunk += len(batch)
+                seen += len(batch)
+            if in_chunk and (in_chunk >= self.chunk_rows or not batch):
+                self._submit(_Chunk(parts, in_chunk, seen - in_chunk))
+                parts, in_chunk = [], 0
+            if not batch:
+                break
         self.flush()
         delta = LoadStats()
         delta.add(self.stats)
@@ -381,23 +444,16 @@ class Loader:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _key_sample(self, chunk: list[Sequence[Any]]) -> list[tuple]:
-        idx = [self.target.names.index(k) for k in self.target.key if k in self.target.names]
-        return [tuple(row[i] for i in idx) for row in chunk]
-
-    def _submit(self, rows: list[Sequence[Any]]) -> None:
+    def _submit(self, chunk: _Chunk) -> None:
         self.flush()  # at most one chunk in flight: memory stays bounded
         if self._pool is None:
-            self._load_chunk(rows)
+            self._load_chunk(chunk)
         else:
-            # Serialising and copying run on the worker, in the time the producer waits for its
-            # source (an API answer, a file read): they overlap instead of adding up.
-            self._pending = self._pool.submit(self._load_chunk, rows)
+            # The worker copies (and merges) chunk k, waiting on the server with the GIL
+            # released, while the producer builds and serialises chunk k+1.
+            self._pending = self._pool.submit(self._load_chunk, chunk)
 
-    def _load_chunk(self, rows: list[Sequence[Any]]) -> None:
-        chunk = _Chunk(
-            serialise(rows, self.target.columns, self.constants), len(rows), self._key_sample(rows)
-        )
+    def _load_chunk(self, chunk: _Chunk) -> None:
         try:
             if self._direct and not self._checked_empty:
                 self._checked_empty = True
@@ -418,17 +474,17 @@ class Loader:
                 self.conn.rollback()
             raise LoaderError(self._explain(exc, chunk)) from exc
 
+    def _copy(self, table: sql.Composable, chunk: _Chunk) -> None:
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.target.names))
+        with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(table, cols)) as copy:
+            for part in chunk.parts:
+                copy.write(part)
+
     def _copy_direct(self, chunk: _Chunk) -> bool:
         """COPY straight into the (empty at start) target; False if a key already exists."""
-        cols = sql.SQL(", ").join(map(sql.Identifier, self.target.names))
         try:
-            with (
-                self.conn.transaction(),
-                self.conn.cursor().copy(
-                    sql.SQL("copy {} ({}) from stdin").format(self.target.ident(), cols)
-                ) as copy,
-            ):
-                copy.write(chunk.data)
+            with self.conn.transaction():
+                self._copy(self.target.ident(), chunk)
         except psycopg.errors.UniqueViolation:
             if self._append:
                 raise
@@ -439,8 +495,7 @@ class Loader:
 
     def _copy_and_merge(self, chunk: _Chunk) -> None:
         stg = sql.Identifier(self._staging)
-        names = self.target.names
-        cols = sql.SQL(", ").join(map(sql.Identifier, names))
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.target.names))
         with self.conn.transaction():
             self.conn.execute(
                 sql.SQL("create temp table if not exists {} as select {} from {} with no data").format(
@@ -448,12 +503,23 @@ class Loader:
                 )
             )
             self.conn.execute(sql.SQL("truncate {}").format(stg))
-            with self.conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(stg, cols)) as copy:
-                copy.write(chunk.data)
+            self._copy(stg, chunk)
             inserted, updated = merge(self.conn, self.target, latest_per_key(self.target, stg))
         self.stats.inserted += inserted
         self.stats.updated += updated
         self.stats.unchanged += chunk.rows - inserted - updated
+
+    def _row_key(self, chunk: _Chunk, line: int) -> dict[str, Any] | None:
+        """The key of the chunk's `line`-th row (1-based), read back from the COPY text."""
+        lines = b"".join(chunk.parts).split(b"\n")
+        if not 1 <= line <= min(chunk.rows, len(lines)):
+            return None
+        fields = lines[line - 1].split(b"\t")
+        names = self.target.names
+        try:
+            return {k: _unescape(fields[names.index(k)]) for k in self.target.key}
+        except (ValueError, IndexError):
+            return None
 
     def _explain(self, exc: psycopg.Error, chunk: _Chunk) -> str:
         diag = exc.diag
@@ -461,9 +527,9 @@ class Loader:
         line = re.search(r"line (\d+)", where)
         row = ""
         if line:
-            i = int(line.group(1)) - 1
-            if 0 <= i < len(chunk.keys):
-                row = f" (row with key {dict(zip(self.target.key, chunk.keys[i], strict=True))})"
+            key = self._row_key(chunk, int(line.group(1)))
+            if key is not None:
+                row = f" (row {chunk.first_row + int(line.group(1)) - 1} of the load, key {key})"
         column = re.search(r"column (\w+)", where)
         col = f", column {column.group(1)}" if column else ""
         first = str(exc).strip().splitlines()[0]

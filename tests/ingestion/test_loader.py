@@ -161,3 +161,31 @@ def test_the_loader_never_leaves_a_half_chunk(conn):
     assert conn.execute("select count(*) from t").fetchone()[0] == 10
     with pytest.raises(psycopg.errors.UniqueViolation):
         conn.execute("insert into t (id, _batch_id) values ('r0', 'x')")
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_bad_value_deep_in_a_chunk_of_many_parts_names_its_escaped_key(conn, direct):
+    """A chunk is serialised in several parts; the failing line is mapped back to its row's key."""
+    rows = [(f"r{i:02d}", f"n{i}", i, None, None, i % 2 == 0, None, {"i": i}) for i in range(40)]
+    rows[33] = ("tab\tkey\\33", None, 33, "not a time", None, None, None, None)
+    with pytest.raises(LoaderError) as info:
+        load_rows(conn, TARGET, rows, ["b1"], chunk_rows=20, serialise_rows=7, direct_when_empty=direct)
+    message = str(info.value)
+    assert "row 33 of the load" in message and repr({"id": "tab\tkey\\33"}) in message, message
+    assert "seen_at" in message
+    assert [r[0] for r in table(conn)] == [f"r{i:02d}" for i in range(20)], "the first chunk stays"
+
+
+def test_serialised_fields_of_every_kind():
+    cols = (
+        Column("t", "text"),
+        Column("n", "double precision"),
+        Column("b", "boolean"),
+        Column("j", "jsonb"),
+    )
+    rows = [("a\\b", 1.5, 1, None), (None, None, 0, {"x": "\\"}), ("", -2, "yes", "s")]
+    assert serialise(rows, cols, ["c\t1"]).decode().splitlines() == [
+        "a\\\\b\t1.5\tt\t\\N\tc\\t1",
+        '\\N\t\\N\tf\t{"x":"\\\\\\\\"}\tc\\t1',
+        '\t-2\tt\t"s"\tc\\t1',
+    ]
