@@ -23,9 +23,10 @@ time.
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -309,24 +310,62 @@ def _next_after(page: dict) -> str | None:
     return ((page.get("paging") or {}).get("next") or {}).get("after")
 
 
-def cursor_pages(
-    fetch: Callable[[str | None], dict], next_cursor: Callable[[dict], str | None], first: dict | None = None
-) -> Iterator[dict]:
-    """Pages of a cursor-paged listing, fetching page k+1 while the caller processes page k.
+PREFETCH_PAGES = 4
 
-    Each cursor comes with the previous page, so pages stay sequential; the prefetch hides our
-    own processing time behind HubSpot's response time (and vice versa).
+
+def cursor_pages(
+    fetch: Callable[[str | None], dict],
+    next_cursor: Callable[[dict], str | None],
+    first: dict | None = None,
+    depth: int = PREFETCH_PAGES,
+) -> Iterator[dict]:
+    """Pages of a cursor-paged listing, fetched by a thread that runs up to `depth` pages ahead.
+
+    Each cursor comes with the previous page, so requests stay sequential; the fetching thread
+    sends the next request as soon as a page arrives, whatever the caller is doing with earlier
+    pages (landing them, waiting for a COPY), so the request chain runs at HubSpot's pace (or the
+    rate limit's) and memory holds at most `depth` + 1 pages. An error of the fetch is raised
+    here, after the pages before it.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubspot-prefetch") as pool:
-        pending: Future | None = None
-        page = first if first is not None else fetch(None)
+    pages: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            page = first if first is not None else fetch(None)
+            while put(("page", page)):
+                cursor = next_cursor(page)
+                if not cursor:
+                    put(("end", None))
+                    return
+                page = fetch(cursor)
+        except BaseException as exc:  # handed to the consumer, raised in its thread
+            put(("error", exc))
+
+    thread = threading.Thread(target=run, name="hubspot-prefetch", daemon=True)
+    thread.start()
+    try:
         while True:
-            cursor = next_cursor(page)
-            pending = pool.submit(fetch, cursor) if cursor else None
-            yield page
-            if pending is None:
+            kind, value = pages.get()
+            if kind == "end":
                 return
-            page = pending.result()
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        # Done, or the caller stopped early (or failed): a fetcher still in a request ends after
+        # it, dropping the page; nobody waits for it.
+        stop.set()
+        thread.join(timeout=1.0)
 
 
 def _list_pages(api: HubSpotApi, spec: ObjectSpec, archived: bool) -> Iterator[list]:

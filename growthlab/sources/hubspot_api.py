@@ -168,6 +168,9 @@ class HubSpotApi:
         self.search_limiter = RollingLimiter(search_per_s, 1.0, margin=0)
         self.timeout = timeout
         self.stats = CallStats()
+        self._apis: dict[tuple[str, ...], Any] = {}
+        self._apis_lock = threading.Lock()
+        self._session: Any = None  # requests.Session of the generic helper (keep-alive)
 
     # -- the one way out ---------------------------------------------------------------------
 
@@ -273,17 +276,29 @@ class HubSpotApi:
 
     # -- endpoints ----------------------------------------------------------------------------
 
+    def _api(self, key: tuple[str, ...], make: Callable[[], Any]) -> Any:
+        """One generated API object per kind, kept: the client's discovery builds a new
+        Configuration, ApiClient and connection pool (and reads the package metadata) on every
+        attribute access, i.e. a new TCP connection and milliseconds of set-up per request."""
+        api = self._apis.get(key)
+        if api is None:
+            with self._apis_lock:
+                api = self._apis.get(key)
+                if api is None:
+                    api = self._apis[key] = make()
+        return api
+
     def _basic(self, object_type: str):
         crm = self.client.crm
         if object_type in ("contacts", "companies", "deals"):
-            return getattr(crm, object_type).basic_api
-        return getattr(crm.objects, object_type).basic_api
+            return self._api(("basic", object_type), lambda: getattr(crm, object_type).basic_api)
+        return self._api(("basic", object_type), lambda: getattr(crm.objects, object_type).basic_api)
 
     def _search_api(self, object_type: str):
         crm = self.client.crm
         if object_type in ("contacts", "companies", "deals"):
-            return getattr(crm, object_type).search_api
-        return getattr(crm.objects, object_type).search_api
+            return self._api(("search", object_type), lambda: getattr(crm, object_type).search_api)
+        return self._api(("search", object_type), lambda: getattr(crm.objects, object_type).search_api)
 
     def list_page(
         self, object_type: str, properties: list[str], after: str | None, archived: bool, limit: int = 100
@@ -312,7 +327,7 @@ class HubSpotApi:
         )
 
     def owners_page(self, after: str | None, archived: bool, limit: int = 100) -> dict:
-        api = self.client.crm.owners.owners_api
+        api = self._api(("owners",), lambda: self.client.crm.owners.owners_api)
         return self._call(
             "owners.list",
             lambda: api.get_page_with_http_info(
@@ -325,7 +340,7 @@ class HubSpotApi:
         )
 
     def associations_batch(self, from_type: str, to_type: str, ids: list[str]) -> dict:
-        api = self.client.crm.associations.v4.batch_api
+        api = self._api(("associations",), lambda: self.client.crm.associations.v4.batch_api)
         body = {"inputs": [{"id": i} for i in ids]}
         return self._call(
             f"associations.{from_type}.{to_type}",
@@ -348,10 +363,14 @@ class HubSpotApi:
             qs["offset"] = offset
         options = {"method": "GET", "path": "/email/public/v1/events", "qs": qs, "base_url": self.host}
 
+        if self._session is None:
+            self._session = requests.Session()
+
         def send():
-            # The helper builds URL, auth and headers; we send with a timeout (it sets none).
+            # The helper builds URL, auth and headers; we send with a timeout (it sets none) on
+            # one kept session (requests.request would open a connection per page).
             request = Request(self.client.config, options)
-            return requests.request(
+            return self._session.request(
                 request.get_method(),
                 request.get_url(),
                 timeout=self.timeout,
