@@ -66,12 +66,16 @@ def test_warehouse_build_rebuilds_idempotently_and_emits_marts(dag_runner, dbt_w
 
 @pytest.fixture
 def broken_copy(pg_state, dbt_warehouse):
-    """A copy of the built warehouse where one contact's seniority is not an accepted value."""
+    """A copy of the built warehouse where one contact's seniority is not an accepted value.
+
+    Changed as ingestion changes a row: with a new `_synced_at` (what incremental staging reads).
+    """
     name = clone_database(pg_state, dbt_warehouse.database, "dbtbroken")
     url = pg_state.url(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
-            """update raw_hubspot.contacts set properties = properties || '{"seniority": "wizard"}'
+            """update raw_hubspot.contacts
+               set properties = properties || '{"seniority": "wizard"}', _synced_at = now()
                where id = (select min(id) from raw_hubspot.contacts where not archived)"""
         )
     yield url

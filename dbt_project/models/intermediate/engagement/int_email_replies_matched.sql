@@ -1,10 +1,19 @@
+{{
+    config(
+        materialized='table',
+        indexes=[{'columns': ['send_id']}, {'columns': ['synced_at']}],
+        post_hook=['analyze {{ this }}'],
+    )
+}}
 {#- Every reply (HubSpot one-to-one email with hs_email_direction = INCOMING_EMAIL) of a contact,
     matched to the send it answers: by the In-Reply-To header (= the SendGrid X-Message-Id of the
     contact's mail), else to the contact's latest send in the `reply_window_days` before the reply.
     A reply whose In-Reply-To names a rep's one-to-one email answers that email, not a campaign
     (match_method `sales_email`, no send). Replies that answer no known send keep a null send_id
     (they still count as engagement). `responded_at` is the team's first
-    outgoing one-to-one email to the contact after the reply (lead response time). -#}
+    outgoing one-to-one email to the contact after the reply (lead response time). A table, built
+    once per build: fct_email_sends and contact_engagement_daily both read it, and an ephemeral
+    model would match every reply twice. -#}
 with
 
 emails as (

@@ -9,17 +9,6 @@ contacts as (
 
 ),
 
-company_links as (
-
-    select distinct on (from_id)
-        from_id as contact_id,
-        to_id as company_id
-    from {{ ref('stg_hubspot__associations') }}
-    where from_type = 'contacts' and to_type = 'companies' and not is_removed
-    order by from_id, association_type_id, to_id
-
-),
-
 regions as (
 
     select * from {{ ref('country_regions') }}
@@ -30,7 +19,18 @@ final as (
 
     select
         contacts.*,
-        coalesce(contacts.associated_company_id, company_links.company_id) as company_id,
+        coalesce(
+            contacts.associated_company_id,
+            -- Looked up (by the raw key's index) only for contacts without the property.
+            (
+                select links.to_id
+                from {{ ref('stg_hubspot__associations') }} as links
+                where links.from_type = 'contacts' and links.from_id = contacts.contact_id
+                  and links.to_type = 'companies' and not links.is_removed
+                order by links.association_type_id, links.to_id
+                limit 1
+            )
+        ) as company_id,
         coalesce(
             by_name.region, by_code.region,
             case when contacts.country is null then 'unknown' else 'other' end
@@ -39,7 +39,6 @@ final as (
         coalesce(by_name.requires_consent, by_code.requires_consent, true) as requires_consent
 
     from contacts
-    left join company_links on company_links.contact_id = contacts.contact_id
     left join regions as by_name on lower(by_name.country_name) = lower(contacts.country)
     left join regions as by_code on by_code.iso_code = upper(contacts.country)
 

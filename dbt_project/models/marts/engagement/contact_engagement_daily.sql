@@ -9,6 +9,8 @@
             {'columns': ['activity_date']},
             {'columns': ['sendgrid_synced_at']},
             {'columns': ['hubspot_synced_at']},
+            {'columns': ['has_reply_linkedin_or_meeting']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -122,7 +124,7 @@ changed_pairs as (
     full outer join (
         select contact_id, activity_date, {{ small_columns | join(', ') }}
         from {{ this }}
-        where {% for column in small_columns %}{{ column }} > 0{{ " or " if not loop.last }}{% endfor %}
+        where has_reply_linkedin_or_meeting
     ) as held
         on held.contact_id = fresh.contact_id and held.activity_date = fresh.activity_date
     where {% for column in small_columns -%}
@@ -210,9 +212,15 @@ final as (
             human_opens + email_clicks + email_replies + linkedin_messages_received
             + linkedin_requests_received + meetings_booked + meetings_completed
         ) > 0 as is_engaged,
+        -- What the incremental comparison reads (an index finds the few such days).
+        (
+            {% for column in small_columns %}{{ column }}{{ " + " if not loop.last }}{% endfor %}
+        ) > 0 as has_reply_linkedin_or_meeting,
         -- Watermarks of the next incremental build: the newest sync of the day's events, per source.
         sendgrid_synced_at,
-        hubspot_synced_at
+        hubspot_synced_at,
+        -- When a build last wrote the day (what dim_contacts' activity refreshes from).
+        now() as built_at
     from combined
 
 )

@@ -15,6 +15,7 @@
 }}
 {#- One row per email event from either source. Incremental: only raw rows synced since the last
     build are read (per source watermark on `_synced_at`), and a re-synced event replaces its row. -#}
+-- depends_on: {{ ref('stg_hubspot__contacts') }} (the incremental branch resolves addresses there)
 with
 
 sendgrid as (
@@ -37,9 +38,20 @@ hubspot as (
 
 contacts_by_email as (
 
+    {% if is_incremental() -%}
+    -- Only the addresses of the new events, by int_contacts_identified's rule (the earliest
+    -- created live contact with the address), through the staging table's email index rather
+    -- than resolving every contact.
+    select distinct on (email) email, contact_id
+    from {{ ref('stg_hubspot__contacts') }}
+    where not is_archived
+      and email in (select email from sendgrid union select email from hubspot)
+    order by email, created_at, contact_id
+    {%- else -%}
     select identifier as email, contact_id
     from {{ ref('int_contacts_identified') }}
     where identifier_type = 'email'
+    {%- endif %}
 
 ),
 

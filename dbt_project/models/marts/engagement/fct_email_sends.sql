@@ -14,6 +14,17 @@
         ],
     )
 }}
+{#- The columns, in order (an incremental build writes renumbered sends from the held rows). -#}
+{%- set send_columns = [
+    'send_id', 'source', 'message_id', 'outbox_id', 'contact_id', 'email',
+    'campaign_id', 'step', 'variant', 'angle', 'sent_at', 'sent_date',
+    'contact_send_number', 'previous_sent_at', 'days_since_previous_send', 'delivered_at', 'first_open_at', 'first_human_open_at',
+    'first_click_at', 'open_count', 'human_open_count', 'machine_open_count', 'click_count', 'reply_count',
+    'was_delivered', 'was_opened', 'was_human_opened', 'was_machine_opened', 'was_clicked', 'was_bounced',
+    'was_dropped', 'was_unsubscribed', 'was_spam_reported', 'was_replied', 'bounced_at', 'unsubscribed_at',
+    'replied_at', 'reply_match_method', 'reply_minutes', 'responded_at', 'first_response_minutes', 'events_synced_at',
+    'replies_synced_at', 'built_at',
+] -%}
 {#- One row per email sent, from growthlab's SendGrid mail and HubSpot marketing email: the
     per-send pattern (pivot events to one row per send, coalesce counts to 0, derive was_* flags).
     Incremental: the sends with events or replies synced since the last build, and every other send
@@ -45,23 +56,11 @@ changed_sends as (
 ),
 {% endif %}
 
-{% if is_incremental() %}
--- All sends of a contact with a changed send are recomputed: a late send renumbers the later ones.
-changed_contacts as (
-
-    select distinct contact_id
-    from {{ ref('fct_email_events') }}
-    where send_id in (select send_id from changed_sends) and contact_id is not null
-
-),
-{% endif %}
-
 events as (
 
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
     where send_id in (select send_id from changed_sends)
-       or contact_id in (select contact_id from changed_contacts)
     {% endif %}
 
 ),
@@ -148,8 +147,7 @@ final as (
         (pivoted.sent_at at time zone 'UTC')::date as sent_date,
         sequence.contact_send_number,
         sequence.previous_sent_at,
-        round((extract(epoch from pivoted.sent_at - sequence.previous_sent_at) / 86400.0)::numeric, 2)::double precision
-            as days_since_previous_send,
+        {{ days_between('pivoted.sent_at', 'sequence.previous_sent_at') }} as days_since_previous_send,
         pivoted.delivered_at,
         pivoted.first_open_at,
         pivoted.first_human_open_at,
@@ -182,23 +180,43 @@ final as (
         pivoted.events_synced_at,
         send_replies.replies_synced_at,
         -- When a build last saw new events or replies of the send (what email_campaign_performance
-        -- refreshes from); a send recomputed only to renumber its contact's sequence keeps its time.
-        {% if is_incremental() -%}
-        case
-            when pivoted.send_id in (select send_id from changed_sends) then now()
-            else coalesce(previous.built_at, now())
-        end as built_at
-        {%- else -%}
+        -- refreshes from); a send renumbered only (below) keeps its time.
         now() as built_at
-        {%- endif %}
 
     from pivoted
     left join sequence on sequence.send_id = pivoted.send_id
     left join send_replies on send_replies.send_id = pivoted.send_id
-    {% if is_incremental() %}
-    left join {{ this }} as previous on previous.send_id = pivoted.send_id
-    {% endif %}
 
 )
 
+{% if is_incremental() %}
+,
+
+-- The other sends of the changed sends' contacts keep their facts; only their place in the
+-- contact's sequence can move (a late send renumbers the later ones). Those whose number or
+-- previous send changed are rewritten from the held row, the rest are left alone.
+{%- set sequence_columns = {
+    'contact_send_number': 'sequence.contact_send_number',
+    'previous_sent_at': 'sequence.previous_sent_at',
+    'days_since_previous_send': days_between('held.sent_at', 'sequence.previous_sent_at'),
+} %}
+renumbered as (
+
+    select
+        {% for column in send_columns -%}
+        {{ sequence_columns.get(column, 'held.' ~ column) }} as {{ column }}{{ "," if not loop.last }}
+        {% endfor %}
+    from {{ this }} as held
+    inner join sequence on sequence.send_id = held.send_id
+    where held.send_id not in (select send_id from pivoted)
+      and (held.contact_send_number, held.previous_sent_at)
+          is distinct from (sequence.contact_send_number, sequence.previous_sent_at)
+
+)
+
+select {{ send_columns | join(', ') }} from final
+union all
+select {{ send_columns | join(', ') }} from renumbered
+{% else %}
 select * from final
+{% endif %}

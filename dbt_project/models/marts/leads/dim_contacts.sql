@@ -9,23 +9,9 @@ contacts as (
 
 ),
 
-sends as (
+activity as (
 
-    select
-        contact_id,
-        count(*) as emails_sent,
-        count(*) filter (where was_delivered) as emails_delivered,
-        count(*) filter (where was_human_opened) as emails_human_opened,
-        count(*) filter (where was_clicked) as emails_clicked,
-        count(*) filter (where was_replied) as emails_replied,
-        min(sent_at) as first_email_sent_at,
-        max(sent_at) as last_email_sent_at,
-        min(unsubscribed_at) as unsubscribed_at,
-        min(bounced_at) as bounced_at,
-        bool_or(was_spam_reported) as has_spam_report
-    from {{ ref('fct_email_sends') }}
-    where contact_id is not null
-    group by contact_id
+    select * from {{ ref('int_contact_activity') }}
 
 ),
 
@@ -40,16 +26,6 @@ linkedin as (
         max(occurred_at) as last_linkedin_touch_at
     from {{ ref('fct_linkedin_touches') }}
     where contact_id is not null
-    group by contact_id
-
-),
-
-engagement as (
-
-    select
-        contact_id,
-        max(activity_date) filter (where is_engaged) as last_engaged_on
-    from {{ ref('contact_engagement_daily') }}
     group by contact_id
 
 ),
@@ -85,28 +61,28 @@ final as (
         contacts.became_customer_at,
         contacts.became_opportunity_at is not null as is_converted,
         contacts.became_opportunity_at as converted_at,
-        coalesce(sends.emails_sent, 0) as emails_sent,
-        coalesce(sends.emails_delivered, 0) as emails_delivered,
-        coalesce(sends.emails_human_opened, 0) as emails_human_opened,
-        coalesce(sends.emails_clicked, 0) as emails_clicked,
-        coalesce(sends.emails_replied, 0) as emails_replied,
-        sends.first_email_sent_at,
-        sends.last_email_sent_at,
-        sends.unsubscribed_at,
-        sends.bounced_at,
+        coalesce(activity.emails_sent, 0) as emails_sent,
+        coalesce(activity.emails_delivered, 0) as emails_delivered,
+        coalesce(activity.emails_human_opened, 0) as emails_human_opened,
+        coalesce(activity.emails_clicked, 0) as emails_clicked,
+        coalesce(activity.emails_replied, 0) as emails_replied,
+        activity.first_email_sent_at,
+        activity.last_email_sent_at,
+        activity.unsubscribed_at,
+        activity.bounced_at,
         linkedin.linkedin_connected_at,
         linkedin.linkedin_rep,
         linkedin.first_linkedin_touch_at,
         linkedin.last_linkedin_touch_at,
-        engagement.last_engaged_on,
+        activity.last_engaged_on,
         -- The consent rule (docs/architecture.md): EU, EEA, UK, CH need consent granted; elsewhere
         -- anything but denied. Never after an opt-out, unsubscribe, bounce or spam report.
         (
             contacts.email is not null
             and not contacts.is_email_opted_out
-            and sends.unsubscribed_at is null
-            and sends.bounced_at is null
-            and not coalesce(sends.has_spam_report, false)
+            and activity.unsubscribed_at is null
+            and activity.bounced_at is null
+            and not coalesce(activity.has_spam_report, false)
             and case
                 when contacts.requires_consent then contacts.marketing_consent = 'granted'
                 else contacts.marketing_consent <> 'denied'
@@ -118,9 +94,8 @@ final as (
         contacts.created_at,
         contacts.updated_at
     from contacts
-    left join sends on sends.contact_id = contacts.contact_id
+    left join activity on activity.contact_id = contacts.contact_id
     left join linkedin on linkedin.contact_id = contacts.contact_id
-    left join engagement on engagement.contact_id = contacts.contact_id
 
 )
 

@@ -6,7 +6,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         contract={'enforced': true},
-        indexes=[{'columns': ['contact_id']}],
+        indexes=[{'columns': ['contact_id']}, {'columns': ['as_of_date']}],
         post_hook=["{{ lead_features_prune() }}"],
     )
 }}
@@ -15,7 +15,8 @@
     connections, unsubscribes and bounces up to D. Contacts created after D, or already converted
     (became an opportunity) on or before D, have no row for D. The label converted_90d says whether
     the contact became an opportunity in (D, D+90] and is null while D+90 is beyond the horizon.
-    Incremental: the horizon date, new dates and dates whose label just became known are computed;
+    Incremental: the horizon date, new dates and dates whose label just became known are computed
+    (the as_of_date index finds a date's rows for the delete, the prune hook and the checks below);
     every other stored date is final (what was known then). Run --full-refresh to rebuild history,
     e.g. after a backfill of old events or contacts. -#}
 with
@@ -71,9 +72,9 @@ spine as (
 ),
 
 -- Each engagement day joins the as-of dates it counts for: those within 90 days after it (the
--- windows), and for engaged days any later date (last engagement). One hash aggregate per
--- (contact, date); a build usually computes one date, so this reads the last 90 days of
--- engagement plus the engaged days before them.
+-- windows), and in a full build, for engaged days, any later date (last engagement). One hash
+-- aggregate per (contact, date). An incremental build usually computes one date (today): it reads
+-- the last 90 days of engagement only, and takes the last engagement from dim_contacts (below).
 windowed as (
 
     select
@@ -97,7 +98,11 @@ windowed as (
     from dates
     inner join {{ ref('contact_engagement_daily') }} as daily
         on daily.activity_date <= dates.as_of_date
+        {% if is_incremental() -%}
+        and daily.activity_date > dates.as_of_date - 90
+        {%- else -%}
         and (daily.activity_date > dates.as_of_date - 90 or daily.is_engaged)
+        {%- endif %}
     group by daily.contact_id, dates.as_of_date
 
 ),
@@ -166,7 +171,25 @@ final as (
         coalesce(features.linkedin_replies_90d, 0)::integer as linkedin_replies_90d,
         coalesce(features.meetings_90d, 0)::integer as meetings_90d,
         coalesce(features.meetings_completed_90d, 0)::integer as meetings_completed_90d,
+        {% if is_incremental() -%}
+        -- The contact's last engaged day overall (dim_contacts) when it is on or before the date
+        -- (today: nearly everyone), else the last one on or before it, looked up by the daily
+        -- table's (contact_id, activity_date) index.
+        (
+            features.as_of_date - case
+                when contacts.last_engaged_on <= features.as_of_date then contacts.last_engaged_on
+                when contacts.last_engaged_on > features.as_of_date then (
+                    select max(daily.activity_date)
+                    from {{ ref('contact_engagement_daily') }} as daily
+                    where daily.contact_id = features.contact_id
+                      and daily.is_engaged
+                      and daily.activity_date <= features.as_of_date
+                )
+            end
+        )::integer as days_since_last_engagement,
+        {%- else -%}
         (features.as_of_date - features.last_engaged_day)::integer as days_since_last_engagement,
+        {%- endif %}
         coalesce((contacts.unsubscribed_at at time zone 'UTC')::date <= features.as_of_date, false)::integer
             as unsubscribed,
         coalesce((contacts.bounced_at at time zone 'UTC')::date <= features.as_of_date, false)::integer as bounced,

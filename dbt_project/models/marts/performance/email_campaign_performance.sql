@@ -1,4 +1,3 @@
-{%- set window_days = var('attribution_window_days') | int -%}
 {{
     config(
         materialized='incremental',
@@ -12,16 +11,39 @@
 {#- Email performance by send day, source, campaign, step, variant and segment (the contact's
     company cleantech segment), with HubSpot's definitions (see the column docs). Counts are of
     sends; rates are over the sends of the row, so re-aggregate counts, never average rates.
-    Incremental by send day: the days of sends rebuilt since this table was, the attribution
-    window before the horizon (new conversions and deals credit recent sends), and the days of
-    sends credited with a deal changed in that window (a deal won long after it was created). A
-    changed company segment or cost seed needs --full-refresh. -#}
+    Incremental by send day: the days of sends rebuilt since this table was, and the days whose
+    credited conversions, pipeline or revenue differ from the held rows (a new conversion or deal,
+    a deal won or changed long after it was created, a credit that moved): credits are few, so
+    they are recomputed for every day and compared, never the sends. A changed company segment or
+    cost seed needs --full-refresh. -#}
 with
 
 credits as (
 
-    -- depends_on: {{ ref('contact_engagement_daily') }} {{ ref('dim_contacts') }} (the horizon reads them)
     select * from {{ ref('int_email_sends_attributed') }}
+
+),
+
+-- Credited sends are few: reach them from the credits (an index lookup each) and roll them up to
+-- the grain separately, rather than joining every send to the credits.
+credited_by_grain as (
+
+    select
+        credited_send.sent_date,
+        credited_send.source,
+        coalesce(credited_send.campaign_id, '(none)') as campaign_id,
+        credited_send.step,
+        coalesce(credited_send.variant, '(none)') as variant,
+        coalesce(credited_company.cleantech_segment, 'unknown') as segment,
+        sum(credits.conversions) as conversions,
+        sum(credits.attributed_pipeline) as attributed_pipeline,
+        sum(credits.attributed_revenue) as attributed_revenue
+    from credits
+    inner join {{ ref('fct_email_sends') }} as credited_send on credited_send.send_id = credits.send_id
+    left join {{ ref('dim_contacts') }} as credited_contact on credited_contact.contact_id = credited_send.contact_id
+    left join {{ ref('dim_companies') }} as credited_company
+        on credited_company.company_id = credited_contact.company_id
+    group by 1, 2, 3, 4, 5, 6
 
 ),
 
@@ -34,19 +56,21 @@ refreshed_days as (
 
     union
 
-    select day::date
-    from generate_series(
-        ({{ lead_features_horizon() }} - {{ window_days + 1 }})::timestamp,
-        ({{ lead_features_horizon() }})::timestamp,
-        interval '1 day'
-    ) as day
-
-    union
-
-    select credited.sent_date
-    from credits
-    inner join {{ ref('fct_email_sends') }} as credited on credited.send_id = credits.send_id
-    where credits.last_deal_updated_at >= ({{ lead_features_horizon() }} - {{ window_days + 1 }})::timestamp at time zone 'UTC'
+    select coalesce(fresh.sent_date, held.sent_date)
+    from credited_by_grain as fresh
+    full outer join (
+        select * from {{ this }}
+        where conversions <> 0 or attributed_pipeline <> 0 or attributed_revenue <> 0
+    ) as held
+        on held.sent_date = fresh.sent_date
+        and held.source = fresh.source
+        and held.campaign_id = fresh.campaign_id
+        and coalesce(held.step, -1) = coalesce(fresh.step, -1)
+        and held.variant = fresh.variant
+        and held.segment = fresh.segment
+    where (held.conversions, held.attributed_pipeline, held.attributed_revenue)
+        is distinct from (fresh.conversions::integer, fresh.attributed_pipeline::double precision,
+                          fresh.attributed_revenue::double precision)
 
 ),
 {% endif %}
@@ -120,29 +144,12 @@ aggregated as (
 
 ),
 
--- Credited sends are few: reach them from the credits (an index lookup each) and roll them up to
--- the grain separately, rather than joining every send to the credits.
 credited as (
 
-    select
-        credited_send.sent_date,
-        credited_send.source,
-        coalesce(credited_send.campaign_id, '(none)') as campaign_id,
-        credited_send.step,
-        coalesce(credited_send.variant, '(none)') as variant,
-        coalesce(credited_company.cleantech_segment, 'unknown') as segment,
-        sum(credits.conversions) as conversions,
-        sum(credits.attributed_pipeline) as attributed_pipeline,
-        sum(credits.attributed_revenue) as attributed_revenue
-    from credits
-    inner join {{ ref('fct_email_sends') }} as credited_send on credited_send.send_id = credits.send_id
-    left join {{ ref('dim_contacts') }} as credited_contact on credited_contact.contact_id = credited_send.contact_id
-    left join {{ ref('dim_companies') }} as credited_company
-        on credited_company.company_id = credited_contact.company_id
+    select * from credited_by_grain
     {% if is_incremental() %}
-    where credited_send.sent_date in (select sent_date from refreshed_days)
+    where sent_date in (select sent_date from refreshed_days)
     {% endif %}
-    group by 1, 2, 3, 4, 5, 6
 
 ),
 

@@ -1,8 +1,27 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='email_engagement_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['email_engagement_id'], 'unique': True},
+            {'columns': ['_synced_at']},
+        ],
+        post_hook=['analyze {{ this }}'],
+    )
+}}
+{#- A table, not a view: several marts read it and parsing HubSpot's property strings is the
+    expensive part (a view re-parses every raw row for every reader). Incremental: raw rows synced
+    since the newest `_synced_at` held are re-parsed and replace their rows. -#}
 with
 
 source as (
 
     select * from {{ source('hubspot', 'emails') }}
+    {% if is_incremental() %}
+    where _synced_at > {{ incremental_watermark('_synced_at') }}
+    {% endif %}
 
 ),
 
