@@ -104,11 +104,15 @@ class ScoringBundle:
     def predict_matrix(self, X: np.ndarray) -> Prediction:
         threads = threads_for(len(X))
         margin = self.main.predict(X, raw_score=True, num_threads=threads)
-        probability = self.calibrator(margin)
         fit_raw = self.fit.predict(X[:, self.fit_columns], raw_score=True, num_threads=threads)
         engagement_raw = self.engagement.predict(
             X[:, self.engagement_columns], raw_score=True, num_threads=threads
         )
+        return self.prediction(margin, fit_raw, engagement_raw)
+
+    def prediction(self, margin: np.ndarray, fit_raw: np.ndarray, engagement_raw: np.ndarray) -> Prediction:
+        """The served outputs from the three boosters' raw scores (margins)."""
+        probability = self.calibrator(margin)
         return Prediction(
             margin=margin,
             probability=probability,

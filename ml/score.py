@@ -4,16 +4,20 @@ One run scores the contacts of one as-of date of `marts.lead_features` (the newe
 the run's "now"):
 
 1. the rows stream out of Postgres with COPY (ml/data.py), each with what ml.lead_scores holds for
-   the contact now (previous hashes, model version, as-of date, grade);
+   the contact now (previous hashes, model version, as-of date, grade), parsed a chunk ahead in a
+   background thread;
 2. per chunk: encode, predict (probability, fit, engagement, grade), hash the model inputs twice:
    `features_hash` (exact) and `reasons_hash` (day counters bucketed, ml/features.CLOCK_BUCKETS);
 3. a row is written only if its inputs, the model version or the as-of date changed; its reasons
    (TreeSHAP `pred_contrib`, 50-100x the cost of a prediction) are recomputed only if
-   `reasons_hash` or the model version changed; unchanged reasons are kept;
-4. written rows go with COPY into a temporary staging table, merged into ml.lead_scores in one
-   transaction with the history rows (ml.lead_score_history), the removal of contacts that left the
-   population, the PSI rows (ml.monitoring) and the run record (ml.scoring_runs). A failed run
-   changes nothing; a repeated run for the same as-of date and model writes nothing new.
+   `reasons_hash` or the model version changed; unchanged reasons are kept. The LightGBM work runs
+   in slices on a pool of single-threaded workers (ComputePool: nothing waits at an OpenMP barrier
+   for a thread the machine descheduled), the reasons' text is built column-wise with Arrow;
+4. written rows go with COPY into a temporary staging table from a writer thread (Postgres parses
+   them while the next chunk is computed), merged into ml.lead_scores in one transaction with the
+   history rows (ml.lead_score_history), the removal of contacts that left the population, the PSI
+   rows (ml.monitoring) and the run record (ml.scoring_runs). A failed run changes nothing; a
+   repeated run for the same as-of date and model writes nothing new.
 """
 
 from __future__ import annotations
@@ -24,21 +28,23 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
+import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from growthlab.warehouse.db import connect
-from ml.config import MLSettings
+from ml.config import MLSettings, threads_for
 from ml.data import FeaturesUnavailable, scoring_as_of, stream_scoring_rows
 from ml.drift import SCORE_SUBJECT, DriftAccumulator, write_monitoring
 from ml.features import CLOCK_BUCKETS
-from ml.model import ScoringBundle
+from ml.model import Prediction, ScoringBundle
 from ml.reasons import ReasonWriter
 
 log = logging.getLogger(__name__)
@@ -225,13 +231,129 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
         thread.join(timeout=30)
 
 
+class ComputePool:
+    """LightGBM work split into slices over `workers` threads, each with its own copy of the
+    booster and one OpenMP thread.
+
+    One call with num_threads=2 splits the rows statically between two OpenMP threads and waits for
+    the slower one (the faster spins meanwhile): whenever anything else runs on the machine (the
+    COPY streaming the next chunk, the stage writer, Postgres, another job) one of the two is
+    descheduled and the whole call waits for it. Slices handed out from a queue keep every worker
+    busy whatever runs beside them. Each row's result does not depend on how rows are split."""
+
+    def __init__(self, bundle: ScoringBundle, workers: int) -> None:
+        self.workers = max(1, workers)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="score-compute")
+        self._local = threading.local()
+        self._models = {
+            name: getattr(bundle, name).model_to_string() for name in ("main", "fit", "engagement")
+        }
+
+    def _booster(self, name: str) -> lgb.Booster:
+        boosters = self._local.__dict__.setdefault("boosters", {})
+        if name not in boosters:
+            boosters[name] = lgb.Booster(model_str=self._models[name])
+        return boosters[name]
+
+    def _run(self, name: str, X: np.ndarray, kwargs: dict) -> np.ndarray:
+        return self._booster(name).predict(X, num_threads=1, **kwargs)
+
+    def submit(self, name: str, X: np.ndarray, slice_rows: int, **kwargs) -> Callable[[], np.ndarray]:
+        """Start `Booster.predict(X, **kwargs)` of booster `name`; the returned callable waits for
+        the result (rows in order)."""
+        if self.workers == 1 or len(X) <= slice_rows:
+            futures = [self._executor.submit(self._run, name, X, kwargs)]
+        else:
+            futures = [
+                self._executor.submit(self._run, name, X[i : i + slice_rows], kwargs)
+                for i in range(0, len(X), slice_rows)
+            ]
+
+        def result() -> np.ndarray:
+            parts = [f.result() for f in futures]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+        return result
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+PREDICT_SLICE_ROWS = 25_000
+CONTRIB_SLICE_ROWS = 2_500
+
+
+def predict_pooled(bundle: ScoringBundle, X: np.ndarray, pool: ComputePool) -> Prediction:
+    """bundle.predict_matrix(X) with the three boosters' predictions run on the pool."""
+    main = pool.submit("main", X, PREDICT_SLICE_ROWS, raw_score=True)
+    fit = pool.submit(
+        "fit", np.ascontiguousarray(X[:, bundle.fit_columns]), PREDICT_SLICE_ROWS, raw_score=True
+    )
+    engagement = pool.submit(
+        "engagement",
+        np.ascontiguousarray(X[:, bundle.engagement_columns]),
+        PREDICT_SLICE_ROWS,
+        raw_score=True,
+    )
+    return bundle.prediction(main(), fit(), engagement())
+
+
+class _StageWriter:
+    """COPY of the rows to write into the stage table in a background thread, so that Postgres
+    parses them while the next chunk is computed. Owns the cursor until `finish()`."""
+
+    def __init__(self, cur, timer: _Timer, depth: int = 2) -> None:
+        self._cur = cur
+        self._timer = timer
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="score-stage", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is None:
+                return
+            if self._error is not None:
+                continue  # drain: the producer learns of the error on its next put
+            try:
+                t = time.perf_counter()
+                _copy_stage(self._cur, table)
+                self._timer.add("write_stage", t)
+            except BaseException as exc:
+                self._error = exc
+
+    def put(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def finish(self) -> None:
+        """Wait for every COPY; raise the writer's error if there was one."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        """The run failed elsewhere: stop the thread (what it wrote is rolled back)."""
+        self._error = self._error or RuntimeError("abandoned")
+        self._queue.put(None)
+        self._thread.join()
+
+
 class _Timer:
+    """Seconds per step, added up over chunks (thread-safe: the stage writer adds its own)."""
+
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     def add(self, name: str, started: float) -> float:
         now = time.perf_counter()
-        self.totals[name] = self.totals.get(name, 0.0) + now - started
+        with self._lock:
+            self.totals[name] = self.totals.get(name, 0.0) + now - started
         return now
 
 
@@ -243,16 +365,18 @@ def score_chunk(
     writer: ReasonWriter,
     drift: DriftAccumulator,
     timer: _Timer,
+    pool: ComputePool,
 ) -> tuple[pa.Table, dict[str, int]]:
-    """Predict one chunk (an Arrow table from ml.data); return the rows to write and counters."""
+    """Predict one chunk (an Arrow table from ml.data); return the rows to write and counters.
+
+    The TreeSHAP contributions run on the pool while this thread does the drift counts and
+    assembles the rows; `contrib` is the time left waiting for them."""
     t = time.perf_counter()
     X = bundle.encoder.transform_arrow(chunk)
     t = timer.add("encode", t)
-    pred = bundle.predict_matrix(X)
+    pred = predict_pooled(bundle, X, pool)
     t = timer.add("predict", t)
     features_hash, reasons_hash = input_hashes(X, bundle.features)
-    drift.add(X, pred.probability)
-    t = timer.add("hash_drift", t)
 
     grade = pa.array(pred.grade.astype(object), pa.string())
     same_model = _equal(chunk.column("prev_model_version"), pa.scalar(version, pa.string()))
@@ -261,32 +385,39 @@ def score_chunk(
     write_rows = reason_rows | ~same_date | _int64_differs(chunk.column("prev_features_hash"), features_hash)
     grade_changed = ~_equal(chunk.column("prev_grade"), grade)
     history_rows = reason_rows | (write_rows & grade_changed)
-
-    reasons = np.full(len(X), None, dtype=object)
     idx = np.nonzero(reason_rows)[0]
-    if len(idx):
-        contributions = bundle.contributions(X[idx])
-        t = timer.add("contrib", t)
-        reasons[idx] = writer.render(X[idx], contributions)
-        t = timer.add("reasons_text", t)
+    explained = X[idx]
+    contributions = (
+        pool.submit("main", explained, CONTRIB_SLICE_ROWS, pred_contrib=True) if len(idx) else None
+    )
+    drift.add(X, pred.probability)
+    t = timer.add("hash_drift", t)
+
     keep = np.nonzero(write_rows)[0]
     picks = pa.array(keep)
-    table = pa.table(
-        {
-            "contact_id": chunk.column("contact_id").take(picks),
-            "probability": pa.array(pred.probability[keep], pa.float64()),
-            "fit_score": pa.array(pred.fit_score[keep], pa.int16()),
-            "engagement_score": pa.array(pred.engagement_score[keep], pa.int16()),
-            "grade": grade.take(picks),
-            "reasons": pa.array(reasons[keep], pa.string()),
-            "features_hash": pa.array(features_hash[keep], pa.int64()),
-            "reasons_hash": pa.array(reasons_hash[keep], pa.int64()),
-            "history": pa.array(history_rows[keep], pa.bool_()),
-        }
-    )
-    timer.add("select", t)
+    columns = {
+        "contact_id": chunk.column("contact_id").take(picks),
+        "probability": pa.array(pred.probability[keep], pa.float64()),
+        "fit_score": pa.array(pred.fit_score[keep], pa.int16()),
+        "engagement_score": pa.array(pred.engagement_score[keep], pa.int16()),
+        "grade": grade.take(picks),
+        "reasons": pa.nulls(len(keep), pa.string()),
+        "features_hash": pa.array(features_hash[keep], pa.int64()),
+        "reasons_hash": pa.array(reasons_hash[keep], pa.int64()),
+        "history": pa.array(history_rows[keep], pa.bool_()),
+    }
     grades = {g: int(n) for g, n in zip(*np.unique(pred.grade, return_counts=True), strict=True)}
-    return table, {
+    t = timer.add("select", t)
+    if contributions is not None:
+        values = contributions()
+        t = timer.add("contrib", t)
+        texts = writer.render_arrow(explained, values)
+        # every row with new reasons is written (reason_rows implies write_rows): place them
+        at = np.full(len(keep), -1, dtype=np.int64)
+        at[np.searchsorted(keep, idx)] = np.arange(len(idx))
+        columns["reasons"] = texts.take(pa.array(at, mask=at < 0))
+        t = timer.add("reasons_text", t)
+    return pa.table(columns), {
         "scored": len(X),
         "written": len(keep),
         "reasoned": len(idx),
@@ -368,19 +499,30 @@ def score_contacts(
     timer = _Timer()
     counters: dict[str, int] = {}
     params = {"as_of": as_of, "version": version, "scored_at": scored_at}
+    pool = ComputePool(bundle, threads_for(settings.chunk_rows))
     with connect(url) as conn, conn.cursor() as cur:
         cur.execute(STAGE_DDL)
-        t = time.perf_counter()
-        for chunk in prefetch(stream_scoring_rows(url, as_of, settings.chunk_rows)):
-            timer.add("read_wait", t)
-            table, counts = score_chunk(chunk, bundle, version, as_of, writer, drift, timer)
+        stage = _StageWriter(cur, timer)
+        try:
             t = time.perf_counter()
-            if table.num_rows:
-                _copy_stage(cur, table)
-            t = timer.add("write_stage", t)
-            for key, value in counts.items():
-                counters[key] = counters.get(key, 0) + value
+            for chunk in prefetch(stream_scoring_rows(url, as_of, settings.chunk_rows)):
+                timer.add("read_wait", t)
+                table, counts = score_chunk(chunk, bundle, version, as_of, writer, drift, timer, pool)
+                t = time.perf_counter()
+                if table.num_rows:
+                    stage.put(table)
+                t = timer.add("stage_wait", t)
+                for key, value in counts.items():
+                    counters[key] = counters.get(key, 0) + value
+        except BaseException:
+            stage.abandon()
+            raise
+        finally:
+            pool.close()
         t = time.perf_counter()
+        stage.finish()
+        t = timer.add("stage_wait", t)
+        merge_started = t
         duplicates = cur.execute(
             "select contact_id, count(*) from score_stage group by 1 having count(*) > 1 limit 5"
         ).fetchall()
@@ -390,15 +532,22 @@ def score_contacts(
                 f"{', '.join(f'{c} x{n}' for c, n in duplicates)}); it must have one row per contact and "
                 f"as-of date: fix the mart (its unique test should have failed)"
             )
+        cur.execute("analyze score_stage")  # a temporary table has no statistics otherwise
+        t = timer.add("merge.check", t)
         cur.execute(MERGE_REASONED, params)
+        t = timer.add("merge.reasoned", t)
         cur.execute(MERGE_KEPT_REASONS, params)
+        t = timer.add("merge.kept_reasons", t)
         cur.execute(APPEND_HISTORY, params)
         result.history_rows = cur.rowcount
+        t = timer.add("merge.history", t)
         cur.execute(REMOVE_INACTIVE, params)
         result.rows_removed = cur.rowcount
+        t = timer.add("merge.remove", t)
         psi = drift.results()
         write_monitoring(conn, as_of, version, psi, settings.psi_alert)
-        t = timer.add("merge", t)
+        t = timer.add("merge.monitoring", t)
+        timer.add("merge", merge_started)
         result.rows_scored = counters.get("scored", 0)
         result.rows_written = counters.get("written", 0)
         result.rows_reasoned = counters.get("reasoned", 0)
