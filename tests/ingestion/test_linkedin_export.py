@@ -18,9 +18,9 @@ from growthlab.sources.linkedin_export import (
     table_columns,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "linkedin_export"
-if not REFERENCE.is_dir():  # the reference folder sits next to the checkout
-    REFERENCE = Path("/work/shared/reference/linkedin_export")
+REFERENCE = (
+    Path(__file__).resolve().parents[1] / "reference" / "linkedin_export"
+)  # copied from ../shared/reference
 
 
 def reference_files() -> dict[str, bytes]:

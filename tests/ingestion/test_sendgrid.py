@@ -29,7 +29,9 @@ from growthlab.sources.sendgrid_events import (
 )
 from growthlab.warehouse.db import connect
 
-VECTOR_PATH = Path("/work/shared/reference/sendgrid/signed_event_webhook_vector.json")
+VECTOR_PATH = (
+    Path(__file__).resolve().parents[1] / "reference" / "sendgrid" / "signed_event_webhook_vector.json"
+)  # copied from ../shared/reference
 EXAMPLES_PATH = VECTOR_PATH.parent / "event_webhook_examples.json"
 AS_OF = datetime(2026, 8, 31, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 from growthlab.cli import main
 from ml.csv_eval import CsvError, evaluate_csv, leakage_for, prepare, render
 
-BANK = Path(__file__).resolve().parents[3] / "shared" / "reference" / "datasets" / "bank-additional.csv"
-if not BANK.is_file():  # the reference folder sits next to the repository
-    BANK = Path("/work/shared/reference/datasets/bank-additional.csv")
+BANK = (
+    Path(__file__).resolve().parents[1] / "reference" / "datasets" / "bank-additional.csv"
+)  # copied from ../shared/reference
 
 
 def test_bank_pipeline_matches_or_beats_default_lightgbm_without_the_leak():

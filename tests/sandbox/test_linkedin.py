@@ -17,7 +17,9 @@ import pytest
 from growthlab.sandbox import store
 from growthlab.sandbox.linkedin.exports import export_files, load_owners
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "linkedin_export"
+REFERENCE = (
+    Path(__file__).resolve().parents[1] / "reference" / "linkedin_export"
+)  # copied from ../shared/reference
 DATE_FORMATS = {
     "Connections.csv": ("Connected On", "%d %b %Y"),
     "Invitations.csv": ("Sent At", "%m/%d/%y, %I:%M %p"),

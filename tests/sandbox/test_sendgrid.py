@@ -21,12 +21,8 @@ from growthlab.sandbox.sendgrid.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADE
 from growthlab.sandbox.web import ServerThread
 
 VECTOR = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "reference"
-    / "sendgrid"
-    / "signed_event_webhook_vector.json"
-)
+    Path(__file__).resolve().parents[1] / "reference" / "sendgrid" / "signed_event_webhook_vector.json"
+)  # copied from ../shared/reference
 
 
 def _contacts(sandbox, n: int, offset: int) -> list[str]:
