@@ -114,7 +114,7 @@ class Demo:
         self.days = days
         self.log_file = settings.home / "logs" / "demo.log"
         self.runs: list = []
-        self.notes: list[str] = []
+        self.receiver: Receiver | None = None
 
     # ---- helpers -----------------------------------------------------------------------------
     def run(self, dag_id: str, at: datetime, conf: dict | None = None):
@@ -180,7 +180,6 @@ class Demo:
         from ml.oracle import champion_vs_oracle
 
         result = champion_vs_oracle(resolve_urls(self.settings).warehouse, self.truth_file, day0.date())
-        self.notes.append(result.summary())
         _say(f"  {result.summary()}")
 
     def campaign_days(self, day0: datetime) -> None:
@@ -241,16 +240,18 @@ def run_demo(settings: Settings, days: int = DEFAULT_DAYS) -> int:
     import logging
 
     started = time.monotonic()
-    for name in ("httpx", "httpcore"):  # one line per request drowns the summary; the servers log them
+    # One line per request or file drowns the summary; the servers and Airflow's log keep them.
+    for name in ("httpx", "httpcore", "growthlab.sandbox", "growthlab.reports"):
         logging.getLogger(name).setLevel(logging.WARNING)
     demo = Demo(settings, days)
-    demo.start_stack()
     try:
+        demo.start_stack()
         day0 = demo.day_zero()
         demo.campaign_days(day0)
         demo.wrap_up()
     finally:
-        demo.receiver.stop()
+        if demo.receiver is not None:
+            demo.receiver.stop()
     failed = [r for r in demo.runs if not r.ok]
     _say(
         f"\ndemo finished in {time.monotonic() - started:.0f}s: {len(demo.runs)} DAG runs, {len(failed)} failed. "
