@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,20 +80,11 @@ def warehouse_url(pg_state) -> str:
 @pytest.fixture
 def fresh_db(pg_state) -> Iterator[str]:
     """A new, empty, migrated database for one test, as the pipeline role; dropped afterwards."""
-    import psycopg
+    from tests.fixtures.databases import create_database, drop_database
 
-    from growthlab.warehouse.migrate import apply_migrations
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = pg_state.url("postgres", "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}" owner growthlab')
-        conn.execute(f'grant connect on database "{name}" to "{pg_state.analyst_role}"')
-    url = pg_state.url(name)
-    apply_migrations(url, pg_state.analyst_role)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    name = create_database(pg_state, "t")
+    yield pg_state.url(name)
+    drop_database(pg_state, name)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from growthlab.airflow_env import postgres_connection
-from tests.fixtures.dbt import clone_database, drop_database
+from tests.fixtures.databases import clone_database, drop_database
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 

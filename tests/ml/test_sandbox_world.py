@@ -22,7 +22,7 @@ from ml.train import fit_bundle, plan_for
 def test_model_against_the_oracle_on_the_sandbox_world(dbt_warehouse, ml_settings_sqlite, pg_state):
     from growthlab.sandbox import store
     from growthlab.sandbox.truth import truth_frame
-    from tests.fixtures.dbt import clone_database, drop_database
+    from tests.fixtures.databases import clone_database, drop_database
 
     as_of = dbt_warehouse.as_of
     frame = read_training_frame(dbt_warehouse.url, as_of, ml_settings_sqlite.label_horizon_days)
