@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(scenarios())
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(scenarios())}")
-    out_dir = get_settings().home / "bench"
+    settings = get_settings()
+    from growthlab.warehouse.cli import up
+
+    print(up(settings), file=sys.stderr, flush=True)  # scenarios work in throwaway databases on it
+    out_dir = settings.home / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0
     for name in names:

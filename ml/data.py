@@ -196,6 +196,9 @@ PREVIOUS = {
     "prev_model_version": "text",
     "prev_as_of_date": "date",
     "prev_grade": "text",
+    "prev_probability": "double precision",
+    "prev_fit_score": "integer",
+    "prev_engagement_score": "integer",
 }
 
 
@@ -206,7 +209,9 @@ def stream_scoring_rows(url: str, as_of_date: date, chunk_rows: int) -> Iterator
     feature_cols = [c for c in columns if c not in PREVIOUS]
     query = sql.SQL(
         "select {cols}, s.features_hash as prev_features_hash, s.reasons_hash as prev_reasons_hash, "
-        "s.model_version as prev_model_version, s.as_of_date as prev_as_of_date, s.grade as prev_grade "
+        "s.model_version as prev_model_version, s.as_of_date as prev_as_of_date, s.grade as prev_grade, "
+        "s.probability as prev_probability, s.fit_score as prev_fit_score, "
+        "s.engagement_score as prev_engagement_score "
         "from marts.lead_features f left join ml.lead_scores s on s.contact_id = f.contact_id "
         "where f.as_of_date = {d}"
     ).format(cols=_select(feature_cols), d=sql.Literal(as_of_date))

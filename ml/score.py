@@ -6,8 +6,10 @@ the run's "now"):
 1. the rows stream out of Postgres with COPY (ml/data.py), each with what ml.lead_scores holds for
    the contact now (previous hashes, model version, as-of date, grade), parsed a chunk ahead in a
    background thread;
-2. per chunk: encode, predict (probability, fit, engagement, grade), hash the model inputs twice:
-   `features_hash` (exact) and `reasons_hash` (day counters bucketed, ml/features.CLOCK_BUCKETS);
+2. per chunk: encode, hash the model inputs twice: `features_hash` (exact) and `reasons_hash` (day
+   counters bucketed, ml/features.CLOCK_BUCKETS); predict (probability, fit, engagement, grade)
+   the rows whose exact inputs or model changed, the others keep their stored outputs (the same
+   model on the same inputs predicts the same);
 3. a row is written only if its inputs, the model version or the as-of date changed; its reasons
    (TreeSHAP `pred_contrib`, 50-100x the cost of a prediction) are recomputed only if
    `reasons_hash` or the model version changed; unchanged reasons are kept. The LightGBM work runs
@@ -131,6 +133,7 @@ class ScoringResult:
     as_of_date: date
     model_version: str
     rows_scored: int = 0
+    rows_predicted: int = 0
     rows_written: int = 0
     rows_reasoned: int = 0
     rows_removed: int = 0
@@ -298,6 +301,47 @@ def predict_pooled(bundle: ScoringBundle, X: np.ndarray, pool: ComputePool) -> P
     return bundle.prediction(main(), fit(), engagement())
 
 
+@dataclass
+class ChunkPrediction:
+    """The served outputs of every row of a chunk, and how many rows were actually predicted."""
+
+    probability: np.ndarray
+    fit_score: np.ndarray
+    engagement_score: np.ndarray
+    grade: np.ndarray  # object array of "A".."D"
+    predicted: int
+
+
+def predict_changed(
+    bundle: ScoringBundle, X: np.ndarray, rows: np.ndarray, chunk: pa.Table, pool: ComputePool
+) -> ChunkPrediction:
+    """Predict the rows flagged in `rows` (a new model, or inputs whose exact hash changed); every
+    other row keeps what ml.lead_scores holds for it (the chunk's prev_* columns): the same model on
+    the same inputs gives the same outputs, so nothing is lost by not predicting them again."""
+    idx = np.nonzero(rows)[0]
+    if len(idx) == len(X):
+        pred = predict_pooled(bundle, X, pool)
+        return ChunkPrediction(
+            pred.probability, pred.fit_score, pred.engagement_score, pred.grade.astype(object), len(X)
+        )
+
+    def previous(name: str, dtype) -> np.ndarray:
+        values = pc.fill_null(chunk.column(name), 0).to_numpy(zero_copy_only=False)
+        return values.astype(dtype, copy=True)
+
+    probability = previous("prev_probability", np.float64)
+    fit_score = previous("prev_fit_score", np.int64)
+    engagement_score = previous("prev_engagement_score", np.int64)
+    grade = chunk.column("prev_grade").to_numpy(zero_copy_only=False).astype(object)
+    if len(idx):
+        pred = predict_pooled(bundle, np.ascontiguousarray(X[idx]), pool)
+        probability[idx] = pred.probability
+        fit_score[idx] = pred.fit_score
+        engagement_score[idx] = pred.engagement_score
+        grade[idx] = pred.grade.astype(object)
+    return ChunkPrediction(probability, fit_score, engagement_score, grade, len(idx))
+
+
 class _StageWriter:
     """COPY of the rows to write into the stage table in a background thread, so that Postgres
     parses them while the next chunk is computed. Owns the cursor until `finish()`."""
@@ -374,15 +418,17 @@ def score_chunk(
     t = time.perf_counter()
     X = bundle.encoder.transform_arrow(chunk)
     t = timer.add("encode", t)
-    pred = predict_pooled(bundle, X, pool)
-    t = timer.add("predict", t)
     features_hash, reasons_hash = input_hashes(X, bundle.features)
-
-    grade = pa.array(pred.grade.astype(object), pa.string())
     same_model = _equal(chunk.column("prev_model_version"), pa.scalar(version, pa.string()))
+    inputs_changed = _int64_differs(chunk.column("prev_features_hash"), features_hash)
+    t = timer.add("hash", t)
+    pred = predict_changed(bundle, X, ~same_model | inputs_changed, chunk, pool)
+    t = timer.add("predict", t)
+
+    grade = pa.array(pred.grade, pa.string())
     same_date = _equal(chunk.column("prev_as_of_date"), pa.scalar(as_of, pa.date32()))
     reason_rows = ~same_model | _int64_differs(chunk.column("prev_reasons_hash"), reasons_hash)
-    write_rows = reason_rows | ~same_date | _int64_differs(chunk.column("prev_features_hash"), features_hash)
+    write_rows = reason_rows | ~same_date | inputs_changed
     grade_changed = ~_equal(chunk.column("prev_grade"), grade)
     history_rows = reason_rows | (write_rows & grade_changed)
     idx = np.nonzero(reason_rows)[0]
@@ -391,7 +437,7 @@ def score_chunk(
         pool.submit("main", explained, CONTRIB_SLICE_ROWS, pred_contrib=True) if len(idx) else None
     )
     drift.add(X, pred.probability)
-    t = timer.add("hash_drift", t)
+    t = timer.add("drift", t)
 
     keep = np.nonzero(write_rows)[0]
     picks = pa.array(keep)
@@ -419,6 +465,7 @@ def score_chunk(
         t = timer.add("reasons_text", t)
     return pa.table(columns), {
         "scored": len(X),
+        "predicted": pred.predicted,
         "written": len(keep),
         "reasoned": len(idx),
         **{f"grade_{g}": n for g, n in grades.items()},
@@ -549,6 +596,7 @@ def score_contacts(
         t = timer.add("merge.monitoring", t)
         timer.add("merge", merge_started)
         result.rows_scored = counters.get("scored", 0)
+        result.rows_predicted = counters.get("predicted", 0)
         result.rows_written = counters.get("written", 0)
         result.rows_reasoned = counters.get("reasoned", 0)
         result.grades = {g: counters.get(f"grade_{g}", 0) for g in "ABCD"}
@@ -573,18 +621,26 @@ def score_contacts(
                 result.rows_reasoned,
                 result.rows_removed,
                 result.history_rows,
-                json.dumps({"timings": result.timings, "grades": result.grades, "max_psi": result.max_psi}),
+                json.dumps(
+                    {
+                        "rows_predicted": result.rows_predicted,
+                        "timings": result.timings,
+                        "grades": result.grades,
+                        "max_psi": result.max_psi,
+                    }
+                ),
             ),
         )
         conn.commit()
     if result.rows_scored == 0:
         log.warning("no contact at %s to score", as_of)
     log.info(
-        "scored %d contacts at %s with v%s: %d written, %d with new reasons, %d removed, %d history rows, "
+        "scored %d contacts at %s with v%s: %d predicted, %d written, %d with new reasons, %d removed, %d history rows, "
         "%.1fs (%s)",
         result.rows_scored,
         as_of,
         version,
+        result.rows_predicted,
         result.rows_written,
         result.rows_reasoned,
         result.rows_removed,

@@ -68,6 +68,7 @@ def test_rerun_writes_nothing_and_a_day_older_keeps_its_reasons(scored_db, ml_tr
     before = _scores(url)
     again = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "1", now=ML_TODAY)
     assert (again.rows_written, again.rows_reasoned, again.history_rows, again.rows_removed) == (0, 0, 0, 0)
+    assert again.rows_predicted == 0  # same model, same inputs: the stored outputs stand
     assert _scores(url) == before
 
     with psycopg.connect(url) as conn:
@@ -82,7 +83,7 @@ def test_rerun_writes_nothing_and_a_day_older_keeps_its_reasons(scored_db, ml_tr
         ]
     assert len(aged) > 100
     result = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "1", now=ML_TODAY)
-    assert result.rows_written == len(aged)
+    assert result.rows_written == len(aged) == result.rows_predicted
     assert result.rows_reasoned == 0
     after = _scores(url)
     assert all(after[c][2] == before[c][2] for c in aged)  # the same reasons, kept
@@ -90,7 +91,7 @@ def test_rerun_writes_nothing_and_a_day_older_keeps_its_reasons(scored_db, ml_tr
 
 
 def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
-    scored_db, ml_trained, ml_settings_sqlite
+    scored_db, ml_world, ml_trained, ml_settings_sqlite
 ):
     url, first = scored_db
     ids = sorted(_scores(url))
@@ -103,7 +104,17 @@ def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
         )
     changed = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "1", now=ML_TODAY)
     assert (changed.rows_written, changed.rows_reasoned) == (len(opened), len(opened))
-    assert changed.history_rows == len(opened)
+    assert changed.rows_predicted == len(opened) and changed.history_rows == len(opened)
+    # predicted or kept, every stored score is what the model gives for the row as it is now
+    with psycopg.connect(url) as conn:
+        current = conn.execute("select probability, grade from ml.lead_scores order by contact_id").fetchall()
+    rows = ml_world.features[ml_world.features["as_of_date"] == ML_TODAY].sort_values("contact_id")
+    rows = rows.reset_index(drop=True)
+    opened_rows = rows["contact_id"].isin(opened)
+    rows.loc[opened_rows, ["human_opens_30d", "human_opens_90d"]] += 6
+    expected = ml_trained.bundle.predict_frame(rows)
+    assert [g for _, g in current] == list(expected["grade"])
+    assert all(abs(p - e) < 1e-12 for (p, _), e in zip(current, expected["probability"], strict=True))
     with psycopg.connect(url) as conn:
         texts = [
             r["text"]
@@ -115,7 +126,7 @@ def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
     assert any(t.startswith("Opened ") for t in texts)
 
     new_model = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "2", now=ML_TODAY)
-    assert new_model.rows_reasoned == first.rows_scored == new_model.rows_written
+    assert new_model.rows_reasoned == first.rows_scored == new_model.rows_written == new_model.rows_predicted
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(distinct model_version) from ml.lead_scores").fetchone()[0] == 1
         assert conn.execute("select count(*) from ml.lead_score_history").fetchone()[0] == (
