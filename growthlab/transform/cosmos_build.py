@@ -12,6 +12,8 @@
   the whole group, each model's task watches its node finish; `local`: one dbt invocation per
   task, in process (dbtRunner); `local_subprocess`: the same as a subprocess.
 * As-of date: the DAG run's date, as GROWTHLAB_AS_OF_DATE (growthlab.transform.vars).
+* Unit tests: excluded (`resource_type:unit_test`); CI runs them, production builds run the data
+  tests only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ DBT_DEFAULT_ARGS = {
 }
 
 MODES = ("watcher", "local", "local_subprocess")
+PRODUCTION_EXCLUDE = ["resource_type:unit_test"]
 DEFAULT_MODE = "watcher"
 THREADS = 4
 
@@ -120,6 +123,10 @@ def render_config(mode: str | None = None):
         # The DAG emits one `marts` Asset after the whole build; per-model Assets would name the
         # database host and change with every environment.
         emit_datasets=False,
+        # dbt's unit tests check the SQL logic on fixed inputs: they belong to CI (`make test`
+        # runs them), not to every production build of the same code (dbt's own guidance). Cosmos
+        # passes the exclusion to the watcher's `dbt build` and to each local-mode build.
+        exclude=PRODUCTION_EXCLUDE,
     )
 
 

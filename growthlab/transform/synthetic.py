@@ -395,21 +395,67 @@ def _statements(spec: SyntheticSpec) -> list[tuple[str, str]]:
     ]
 
 
+# The tables that take millions of rows: their indexes are dropped for the load and built again
+# after it (one sort per index instead of a B-tree insert per row: about 3x faster at 100k contacts).
+BULK_TABLES = ("raw_sendgrid.events", "raw_hubspot.email_events")
+
+
+def _drop_indexes(conn, tables: tuple[str, ...]) -> list[str]:
+    """Drop the indexes (primary keys included) of `tables`; returns the statements that restore them.
+
+    The definitions are read from the catalog, so the restored indexes are exactly the migrations'.
+    """
+    restore: list[str] = []
+    for table in tables:
+        constraints = conn.execute(
+            """select conname, pg_get_constraintdef(oid) from pg_constraint
+               where conrelid = %s::regclass and contype in ('p', 'u')""",
+            (table,),
+        ).fetchall()
+        referenced = conn.execute(
+            "select count(*) from pg_constraint where confrelid = %s::regclass", (table,)
+        ).fetchone()[0]
+        if referenced:  # a foreign key needs the unique index: keep this table's indexes
+            continue
+        indexes = conn.execute(
+            """select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) from pg_index as i
+               where i.indrelid = %s::regclass
+                 and not exists (select 1 from pg_constraint as c where c.conindid = i.indexrelid)""",
+            (table,),
+        ).fetchall()
+        for name, definition in constraints:
+            conn.execute(f'alter table {table} drop constraint "{name}"')
+            restore.append(f'alter table {table} add constraint "{name}" {definition}')
+        for name, definition in indexes:
+            conn.execute(f"drop index {name}")
+            restore.append(definition)
+    return restore
+
+
 def load_synthetic_raw(url: str, spec: SyntheticSpec) -> dict[str, float]:
-    """Empty the raw tables and fill them for `spec`. Returns seconds per step."""
+    """Empty the raw tables and fill them for `spec`. Returns seconds per step.
+
+    One transaction: a failed load leaves the raw tables (and their indexes) as they were.
+    """
     timings: dict[str, float] = {}
-    with connect(url, autocommit=True) as conn:
-        conn.execute("set synchronous_commit = off")
-        conn.execute(
-            "set max_parallel_workers_per_gather = 0"
-        )  # setseed makes random() repeatable per session
+    with connect(url, autocommit=True) as conn, conn.transaction():
+        conn.execute("set local synchronous_commit = off")
+        # setseed makes random() repeatable per session, as long as no parallel worker draws.
+        conn.execute("set local max_parallel_workers_per_gather = 0")
+        conn.execute("set local maintenance_work_mem = '512MB'")
         conn.execute(f"truncate {', '.join(RAW_TABLES)}")
+        restore = _drop_indexes(conn, BULK_TABLES)
         conn.execute("select setseed(%s)", (spec.seed,))
         for name, statement in _statements(spec):
             started = time.monotonic()
             conn.execute(statement)
             timings[name] = round(time.monotonic() - started, 2)
             log.info("synthetic raw: %s in %.1fs", name, timings[name])
+        started = time.monotonic()
+        for statement in restore:
+            conn.execute(statement)
+        timings["indexes"] = round(time.monotonic() - started, 2)
+        log.info("synthetic raw: indexes in %.1fs", timings["indexes"])
         conn.execute(f"analyze {', '.join(RAW_TABLES)}")
     return timings
 
@@ -418,7 +464,8 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
     """Add `fraction` x the current event count as newly synced events (a later sync).
 
     Half are events of new SendGrid sends on the day after `today`, half are late clicks on sends of
-    the last two weeks (they must update those sends). Returns the number of events added.
+    the last two weeks (they must update those sends). A later LinkedIn export adds 1% new
+    invitations, connections and messages. Returns the number of email events added.
     """
     with connect(url, autocommit=True) as conn:
         total = conn.execute(
@@ -473,4 +520,58 @@ def append_new_events(url: str, fraction: float = 0.01, today: date | None = Non
         )
         after = conn.execute("select count(*) from raw_sendgrid.events").fetchone()[0]
         conn.execute("analyze raw_sendgrid.events")
+        with conn.transaction():
+            _append_linkedin_export(conn, day, tag)
     return int(after - before)
+
+
+def _append_linkedin_export(conn, day: str, tag: str) -> None:
+    """A later LinkedIn export: a few new invitations (some accepted, with a thank-you message) and
+    replies in existing conversations, synced now, as ingestion would append them."""
+    conn.execute(
+        f"""
+        create temporary table synthetic_linkedin_new on commit drop as
+        select c.id as contact_id, c.properties ->> 'email' as email,
+               'https://www.linkedin.com/in/person-' || c.id as url,
+               (array['rep-one','rep-two'])[1 + (c.id::bigint % 2)::int] as rep,
+               '{day}'::timestamptz + interval '1 day 10 hours' as invited_at
+        from raw_hubspot.contacts as c
+        where not exists (select 1 from raw_linkedin.invitations as i where i.row_key = 'i' || c.id)
+        order by c.id
+        limit greatest(1, (select count(*) / 100 from raw_linkedin.invitations))
+        """
+    )
+    conn.execute(
+        f"""
+        insert into raw_linkedin.invitations (row_key, export_owner, from_name, to_name, sent_at, direction,
+            inviter_profile_url, invitee_profile_url, _source_file, _source_line, _export_id, _exported_at,
+            _synced_at, _batch_id)
+        select 'i' || contact_id, rep, 'Rep', 'Person ' || contact_id, invited_at, 'OUTGOING',
+               'https://www.linkedin.com/in/' || rep, url, 'Invitations.csv', 2, 'e{tag}', now(), now(), 'synthetic-2'
+        from synthetic_linkedin_new;
+        insert into raw_linkedin.connections (row_key, export_owner, first_name, last_name, profile_url, email,
+            company, position, connected_on, _source_file, _source_line, _export_id, _exported_at, _synced_at,
+            _batch_id)
+        select 'c' || contact_id, rep, 'Person', contact_id, url, email, 'Company', 'Head of Something',
+               '{day}'::date + 1, 'Connections.csv', 5, 'e{tag}', now(), now(), 'synthetic-2'
+        from synthetic_linkedin_new where contact_id::bigint % 2 = 0;
+        insert into raw_linkedin.messages (row_key, export_owner, conversation_id, from_name, sender_profile_url,
+            to_names, recipient_profile_urls, sent_at, content, folder, is_draft, _source_file, _source_line,
+            _export_id, _exported_at, _synced_at, _batch_id)
+        select 'ms' || contact_id, rep, 'conv-' || contact_id, 'Rep One', 'https://www.linkedin.com/in/' || rep,
+               'Person ' || contact_id, array[url], invited_at + interval '2 hours', 'Thanks for connecting',
+               'INBOX', false, 'messages.csv', 2, 'e{tag}', now(), now(), 'synthetic-2'
+        from synthetic_linkedin_new where contact_id::bigint % 2 = 0;
+        insert into raw_linkedin.messages (row_key, export_owner, conversation_id, from_name, sender_profile_url,
+            to_names, recipient_profile_urls, sent_at, content, folder, is_draft, _source_file, _source_line,
+            _export_id, _exported_at, _synced_at, _batch_id)
+        select 'mr{tag}-' || m.row_key, m.export_owner, m.conversation_id, m.to_names, m.recipient_profile_urls[1],
+               'Rep', array[m.sender_profile_url], '{day}'::timestamptz + interval '1 day 8 hours', 'Sounds good',
+               'INBOX', false, 'messages.csv', 4, 'e{tag}', now(), now(), 'synthetic-2'
+        from raw_linkedin.messages as m
+        where m.row_key like 'ms%' and m._batch_id = 'synthetic'
+        order by m.row_key
+        limit greatest(1, (select count(*) / 100 from raw_linkedin.messages))
+        """
+    )
+    conn.execute("analyze raw_linkedin.invitations, raw_linkedin.connections, raw_linkedin.messages")

@@ -2,7 +2,7 @@
     config(
         materialized='table',
         indexes=[{'columns': ['send_id']}, {'columns': ['synced_at']}],
-        post_hook=['analyze {{ this }}'],
+        post_hook=["{{ analyze_if_changed() }}"],
     )
 }}
 {#- Every reply (HubSpot one-to-one email with hs_email_direction = INCOMING_EMAIL) of a contact,

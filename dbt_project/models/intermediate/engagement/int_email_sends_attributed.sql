@@ -4,14 +4,6 @@
     created. Every conversion and deal is credited at most once. -#}
 with
 
-sends as (
-
-    select send_id, contact_id, sent_at
-    from {{ ref('fct_email_sends') }}
-    where contact_id is not null
-
-),
-
 contacts as (
 
     select contact_id, became_opportunity_at
@@ -37,35 +29,45 @@ deals as (
 
 ),
 
+-- Each conversion's (and each deal contact's) latest send in the window before it, looked up by
+-- fct_email_sends' (contact_id, sent_at) index: the cost follows the conversions and deals, which
+-- are few, never the sends.
 conversions as (
 
-    select distinct on (contacts.contact_id)
-        sends.send_id,
-        contacts.contact_id
+    select latest_send.send_id, contacts.contact_id
     from contacts
-    inner join sends
-        on sends.contact_id = contacts.contact_id
-        and sends.sent_at <= contacts.became_opportunity_at
-        and sends.sent_at > contacts.became_opportunity_at - interval '{{ var("attribution_window_days") | int }} days'
-    order by contacts.contact_id, sends.sent_at desc, sends.send_id desc
+    cross join lateral (
+        select sends.send_id
+        from {{ ref('fct_email_sends') }} as sends
+        where sends.contact_id = contacts.contact_id
+          and sends.sent_at <= contacts.became_opportunity_at
+          and sends.sent_at > contacts.became_opportunity_at - interval '{{ var("attribution_window_days") | int }} days'
+        order by sends.sent_at desc, sends.send_id desc
+        limit 1
+    ) as latest_send
 
 ),
 
 deal_credits as (
 
     select distinct on (deals.deal_id)
-        sends.send_id,
+        latest_send.send_id,
         deals.deal_id,
         deals.amount,
         deals.is_won,
         deals.updated_at
     from deals
     inner join deal_contacts on deal_contacts.deal_id = deals.deal_id
-    inner join sends
-        on sends.contact_id = deal_contacts.contact_id
-        and sends.sent_at <= deals.created_at
-        and sends.sent_at > deals.created_at - interval '{{ var("attribution_window_days") | int }} days'
-    order by deals.deal_id, sends.sent_at desc, sends.send_id desc
+    cross join lateral (
+        select sends.send_id, sends.sent_at
+        from {{ ref('fct_email_sends') }} as sends
+        where sends.contact_id = deal_contacts.contact_id
+          and sends.sent_at <= deals.created_at
+          and sends.sent_at > deals.created_at - interval '{{ var("attribution_window_days") | int }} days'
+        order by sends.sent_at desc, sends.send_id desc
+        limit 1
+    ) as latest_send
+    order by deals.deal_id, latest_send.sent_at desc, latest_send.send_id desc
 
 ),
 

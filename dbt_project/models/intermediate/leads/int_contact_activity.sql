@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['contact_id'], 'unique': True}, {'columns': ['built_at']}],
-        post_hook=['analyze {{ this }}'],
+        post_hook=["{{ analyze_if_changed() }}"],
     )
 }}
 {#- One row per contact with email sends or activity days: what dim_contacts shows of their

@@ -60,7 +60,9 @@ events as (
 
     select * from {{ ref('fct_email_events') }}
     {% if is_incremental() %}
-    where send_id in (select send_id from changed_sends)
+    -- An array, not a semi-join: the planner cannot estimate how few sends changed (the watermark
+    -- is a subquery) and would merge-join the whole fact; `= any(array)` probes the send_id index.
+    where send_id = any(array(select send_id from changed_sends))
     {% endif %}
 
 ),
@@ -208,7 +210,8 @@ renumbered as (
         {% endfor %}
     from {{ this }} as held
     inner join sequence on sequence.send_id = held.send_id
-    where held.send_id not in (select send_id from pivoted)
+    where held.send_id = any(array(select send_id from sequence))
+      and held.send_id not in (select send_id from pivoted)
       and (held.contact_send_number, held.previous_sent_at)
           is distinct from (sequence.contact_send_number, sequence.previous_sent_at)
 

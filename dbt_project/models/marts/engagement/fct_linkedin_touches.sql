@@ -15,14 +15,6 @@ reps as (
 
 ),
 
-contacts_by_profile as (
-
-    select identifier as profile_url, contact_id
-    from {{ ref('int_contacts_identified') }}
-    where identifier_type = 'linkedin_profile'
-
-),
-
 invitations as (
 
     select * from {{ ref('stg_linkedin__invitations') }}
@@ -141,6 +133,57 @@ touches as (
     select * from connection_touches
     union all
     select * from message_touches
+
+),
+
+-- The contact of each touched profile (identity: one contact per LinkedIn profile): ingestion's
+-- match (raw_linkedin.contact_matches: email 1.0, name+company 0.8), else the live contact whose
+-- HubSpot linkedin_url it is, else the contact of the connection's email (int_contacts_identified's
+-- rule: the earliest created). Resolved for the touched profiles only, through the staging tables'
+-- indexes (profile_url, linkedin_url, email), never for every contact.
+touched_profiles as (
+
+    select distinct profile_url from touches where profile_url is not null
+
+),
+
+profile_candidates as (
+
+    select connections.profile_url, matches.contact_id, 1 as priority, matches.confidence
+    from {{ ref('stg_linkedin__connections') }} as connections
+    inner join {{ ref('stg_linkedin__contact_matches') }} as matches
+        on matches.connection_key = connections.connection_key
+    inner join {{ ref('stg_hubspot__contacts') }} as contacts
+        on contacts.contact_id = matches.contact_id and not contacts.is_archived
+    where connections.profile_url in (select profile_url from touched_profiles)
+
+    union all
+
+    select contacts.linkedin_url, contacts.contact_id, 2, 1.0
+    from {{ ref('stg_hubspot__contacts') }} as contacts
+    where not contacts.is_archived
+      and contacts.linkedin_url in (select profile_url from touched_profiles)
+
+    union all
+
+    select connections.profile_url, by_email.contact_id, 3, 1.0
+    from {{ ref('stg_linkedin__connections') }} as connections
+    cross join lateral (
+        select contacts.contact_id
+        from {{ ref('stg_hubspot__contacts') }} as contacts
+        where contacts.email = connections.email and not contacts.is_archived
+        order by contacts.created_at, contacts.contact_id
+        limit 1
+    ) as by_email
+    where connections.profile_url in (select profile_url from touched_profiles)
+
+),
+
+contacts_by_profile as (
+
+    select distinct on (profile_url) profile_url, contact_id
+    from profile_candidates
+    order by profile_url, priority, confidence desc, contact_id
 
 ),
 

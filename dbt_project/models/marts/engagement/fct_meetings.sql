@@ -19,9 +19,11 @@ attendees as (
 
 ),
 
+-- The attendees' companies only (index lookups), not every contact's.
 contacts as (
 
     select contact_id, company_id from {{ ref('int_contacts_enriched') }}
+    where contact_id = any(array(select contact_id from attendees))
 
 ),
 

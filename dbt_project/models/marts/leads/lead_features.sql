@@ -7,9 +7,11 @@
         on_schema_change='fail',
         contract={'enforced': true},
         indexes=[{'columns': ['contact_id']}, {'columns': ['as_of_date']}],
-        post_hook=["{{ lead_features_prune() }}"],
+        post_hook=["{{ lead_features_prune() }}", "analyze {{ this }}"],
     )
 }}
+{#- Analyzed after the prune, always: each build adds a date (every contact's row for "today")
+    that scoring selects by. -#}
 {#- The model's only input: one row per contact per as-of date, point in time. A row for date D
     uses only facts dated on or before D (UTC days): engagement counts over (D-30, D] and (D-90, D],
     connections, unsubscribes and bounces up to D. Contacts created after D, or already converted

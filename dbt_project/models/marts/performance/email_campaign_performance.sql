@@ -79,7 +79,8 @@ sends as (
 
     select * from {{ ref('fct_email_sends') }}
     {% if is_incremental() %}
-    where sent_date in (select sent_date from refreshed_days)
+    -- An array: the sent_date index finds the few days' sends (a semi-join would scan them all).
+    where sent_date = any(array(select sent_date from refreshed_days))
     {% endif %}
 
 ),

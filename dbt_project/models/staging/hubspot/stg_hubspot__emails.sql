@@ -8,7 +8,7 @@
             {'columns': ['email_engagement_id'], 'unique': True},
             {'columns': ['_synced_at']},
         ],
-        post_hook=['analyze {{ this }}'],
+        post_hook=["{{ analyze_if_changed() }}"],
     )
 }}
 {#- A table, not a view: several marts read it and parsing HubSpot's property strings is the

@@ -1,8 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='invitation_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['invitation_key'], 'unique': True}, {'columns': ['_synced_at']}],
+        post_hook=["{{ analyze_if_changed() }}"],
+    )
+}}
+{#- A table, not a view: fct_linkedin_touches reads it several times, and normalising names and
+    profile URLs (regular expressions) is the expensive part. Incremental: raw rows synced since the
+    newest `_synced_at` held are re-read and replace their rows (raw LinkedIn rows are never deleted). -#}
 with
 
 source as (
 
     select * from {{ source('linkedin', 'invitations') }}
+    {% if is_incremental() %}
+    where _synced_at > {{ incremental_watermark('_synced_at') }}
+    {% endif %}
 
 ),
 
