@@ -63,6 +63,7 @@ class MLSettings:
     label_horizon_days: int = 90
     purge_days: int = 90  # gap between train, calibration and holdout as-of dates (>= label horizon)
     calibration: str = "platt"  # platt | isotonic
+    refit_all_dates: bool = True  # serve the recipe refitted on every labelled date (ml/train.py)
     seed: int = 42
     # promotion gate
     min_auc_gain: float = 0.005
@@ -110,6 +111,7 @@ def ml_settings(settings: Settings | None = None) -> MLSettings:
         label_horizon_days=horizon,
         purge_days=purge,
         calibration=calibration,
+        refit_all_dates=_int("GROWTHLAB_ML_REFIT_ALL_DATES", 1, 0, 1) == 1,
         seed=_int("GROWTHLAB_ML_SEED", 42, 0, 2**31 - 1),
         min_auc_gain=_float("GROWTHLAB_ML_GATE_MIN_AUC_GAIN", 0.005, -1.0, 1.0),
         max_ece_increase=_float("GROWTHLAB_ML_GATE_MAX_ECE_INCREASE", 0.01, 0.0, 1.0),

@@ -96,6 +96,14 @@ class ScoringBundle:
     engagement_reference: list[float]
     drift: DriftReference
     metadata: dict = field(default_factory=dict)
+    # The same recipe fitted without the newest labelled dates, when this bundle was refitted on
+    # all of them (ml/train.refit_on_all_dates): what holdout metrics and the gate judge.
+    evaluation: ScoringBundle | None = None
+
+    @property
+    def judged(self) -> ScoringBundle:
+        """The bundle to measure on a holdout: never one that was fitted on it."""
+        return self.evaluation if self.evaluation is not None else self
 
     @property
     def features(self) -> list[str]:
@@ -155,7 +163,10 @@ class ScoringBundle:
             "engagement_reference": self.engagement_reference,
             "drift": self.drift.to_dict(),
             "metadata": self.metadata,
+            "evaluation": "evaluation" if self.evaluation is not None else None,
         }
+        if self.evaluation is not None:
+            self.evaluation.save(folder / "evaluation")
         (folder / "bundle.json").write_text(json.dumps(data, indent=1, default=str))
         return folder
 
@@ -180,6 +191,7 @@ class ScoringBundle:
             engagement_reference=list(data["engagement_reference"]),
             drift=DriftReference.from_dict(data["drift"]),
             metadata=data.get("metadata", {}),
+            evaluation=cls.load(folder / data["evaluation"]) if data.get("evaluation") else None,
         )
 
 

@@ -127,7 +127,8 @@ def load_bundle(settings: MLSettings, version: str):
 
 
 def _metrics_of(bundle, holdout: pd.DataFrame) -> Metrics:
-    probability = bundle.predict_frame(holdout)["probability"].to_numpy()
+    """A version's metrics on a holdout, from the model fitted without it (`judged`)."""
+    probability = bundle.judged.predict_frame(holdout)["probability"].to_numpy()
     return evaluate(holdout[LABEL].to_numpy(), probability)
 
 

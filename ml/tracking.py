@@ -165,6 +165,9 @@ def log_training(
         "calibration": settings.calibration,
         "n_features": len(report.features),
         "excluded_features": ",".join(report.leakage.excluded) or "none",
+        "served_fit": f"every labelled date ({len(report.served['dates'])})"
+        if report.served
+        else "training dates",
     }
     metrics = {
         **report.holdout.as_dict("holdout_"),
@@ -174,6 +177,12 @@ def log_training(
         **{f"positives_{k}": v for k, v in report.positives.items()},
         **{f"best_iteration_{k}": v for k, v in report.best_iterations.items()},
         **{f"cv_roc_auc_{k}": v for k, v in report.cv_auc.items()},
+        **{f"cv_roc_auc_shape_{k}": v for k, v in report.shape_cv_auc.items()},
+        **(
+            {"rows_served": report.served["rows"], "positives_served": report.served["positives"]}
+            if report.served
+            else {}
+        ),
         **{f"holdout_conversion_grade_{g}": r for g, r in report.grade_rates.items() if r == r},
     }
     y_hold = trained.holdout_frame["converted_90d"].to_numpy()

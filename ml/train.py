@@ -12,10 +12,15 @@
    features. Class imbalance: positives are weighted by sqrt(negatives / positives), a middle ground
    between none (rare positives get few splits) and full balancing (noisy, over-weights a few hundred
    positives); ranking is what early stopping watches, so the weighting cannot stop it early.
-   Small trees (7 leaves) generalise best on the sandbox world and keep TreeSHAP cheap.
+   The tree shape (TREE_SHAPES: stumps, i.e. an additive model, or small trees of 7 leaves) is
+   chosen by cross-validated ROC AUC for the main booster and reused by the other two; both keep
+   TreeSHAP cheap.
 5. Platt (or isotonic) calibration of the main margin on the out-of-fold margins.
 6. Grade thresholds, fit/engagement percentile references and drift references from the
    out-of-fold predictions and the training rows; metrics on the holdout.
+7. The served model (GROWTHLAB_ML_REFIT_ALL_DATES, on by default): the same recipe refitted on
+   every labelled date, the purge gap and the holdout included; the model of steps 1-6 travels
+   with it as `evaluation`, which the holdout metrics and the promotion gate judge.
 """
 
 from __future__ import annotations
@@ -56,13 +61,35 @@ MAX_ROUNDS = 2000
 CV_FOLDS = 4
 
 
-def booster_params(n_rows: int, positives: int, seed: int) -> dict:
+@dataclass(frozen=True)
+class TreeShape:
+    """How big each tree is and how far each step goes (more leaves: slower steps)."""
+
+    num_leaves: int
+    learning_rate: float
+
+    def __str__(self) -> str:
+        return f"{self.num_leaves} leaves, learning rate {self.learning_rate}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.num_leaves}_leaves"
+
+
+# The shapes cross_fit chooses from by cross-validated ROC AUC. Stumps (2 leaves) make the booster an
+# additive model in the features' (binned) effects, like a GAM: when the log-odds are close to a sum
+# of per-feature effects (conversion hazards usually are) they need far fewer rows to estimate than
+# trees that spend splits on interactions; small trees (7 leaves) win when interactions matter.
+TREE_SHAPES = (TreeShape(2, 0.15), TreeShape(7, 0.05))
+
+
+def booster_params(n_rows: int, positives: int, seed: int, shape: TreeShape = TREE_SHAPES[-1]) -> dict:
     negatives = max(n_rows - positives, 1)
     return {
         "objective": "binary",
         "metric": "auc",
-        "learning_rate": 0.05,
-        "num_leaves": 7,
+        "learning_rate": shape.learning_rate,
+        "num_leaves": shape.num_leaves,
         "min_data_in_leaf": int(min(200, max(20, n_rows // 250))),
         "feature_fraction": 0.8,
         "bagging_fraction": 0.8,
@@ -87,6 +114,9 @@ class CrossFit:
     oof_margin: np.ndarray  # out-of-fold raw scores, one per training row
     rounds: int
     cv_auc: float
+    shape: TreeShape
+    shape_cv_auc: dict[str, float] = field(default_factory=dict)  # every candidate's, by shape.key
+    params: dict = field(default_factory=dict)
 
 
 def cross_fit(
@@ -96,18 +126,28 @@ def cross_fit(
     names: list[str],
     categorical: list[int],
     seed: int,
+    shapes: Sequence[TreeShape] = TREE_SHAPES,
 ) -> CrossFit:
-    """Early stopping on the folds' mean validation ROC AUC, out-of-fold margins, then a refit."""
-    params = booster_params(len(y), int(np.sum(y)), seed)
+    """For each tree shape, early stopping on the folds' mean validation ROC AUC; the shape with the
+    best cross-validated AUC gives the out-of-fold margins and is refitted on every row."""
     dataset = lgb.Dataset(X, y, feature_name=names, categorical_feature=categorical, free_raw_data=False)
-    cv = lgb.cv(
-        params,
-        dataset,
-        num_boost_round=MAX_ROUNDS,
-        folds=folds,
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
-        return_cvbooster=True,
-    )
+    best = None
+    scores: dict[str, float] = {}
+    for shape in shapes:
+        params = booster_params(len(y), int(np.sum(y)), seed, shape)
+        cv = lgb.cv(
+            params,
+            dataset,
+            num_boost_round=MAX_ROUNDS,
+            folds=folds,
+            callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False)],
+            return_cvbooster=True,
+        )
+        auc = float(cv["valid auc-mean"][-1])
+        scores[shape.key] = auc
+        if best is None or auc > best[0]:
+            best = (auc, shape, params, cv)
+    auc, shape, params, cv = best
     rounds = len(cv["valid auc-mean"])
     oof = np.zeros(len(y))
     for booster, (_, other) in zip(cv["cvbooster"].boosters, folds, strict=True):
@@ -117,7 +157,13 @@ def cross_fit(
     final = lgb.train(
         params, lgb.Dataset(X, y, feature_name=names, categorical_feature=categorical), num_boost_round=rounds
     )
-    return CrossFit(final, oof, rounds, float(cv["valid auc-mean"][-1]))
+    if len(shapes) > 1:
+        log.info(
+            "tree shape: %s (cross-validated ROC AUC %s)",
+            shape,
+            ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()),
+        )
+    return CrossFit(final, oof, rounds, auc, shape, scores, params)
 
 
 def company_groups(frame: pd.DataFrame) -> np.ndarray:
@@ -157,6 +203,8 @@ class TrainingReport:
     grade_rates: dict[str, float]
     best_iterations: dict[str, int]
     params: dict = field(default_factory=dict)
+    shape_cv_auc: dict[str, float] = field(default_factory=dict)  # the main booster's candidates
+    served: dict = field(default_factory=dict)  # the refit on every labelled date, when made
 
 
 @dataclass
@@ -193,6 +241,62 @@ def _check_classes(parts: dict[str, pd.DataFrame], split: TimeSplit) -> None:
                 f"the {role} rows ({', '.join(map(str, dates))}) hold {len(part)} rows and "
                 f"{int(y.sum()) if len(y) else 0} conversions: both classes are needed"
             )
+
+
+@dataclass
+class FittedRecipe:
+    bundle: ScoringBundle
+    main: CrossFit
+    fit: CrossFit
+    engagement: CrossFit
+    rows: int
+    positives: int
+
+
+def fit_recipe(
+    rows: pd.DataFrame,
+    used: Sequence[str],
+    settings: MLSettings,
+    shapes: Sequence[TreeShape] = TREE_SHAPES,
+    metadata: dict | None = None,
+) -> FittedRecipe:
+    """The three boosters, calibration, grade thresholds and references, fitted on `rows` (labelled)
+    with the features `used`: steps 2 and 4-6 of the module docstring."""
+    y = label_array(rows)
+    folds = grouped_folds(rows, y)
+    encoder = FeatureEncoder.fit(rows, list(used), CATEGORICAL)
+    X = encoder.transform(rows)
+    cats = encoder.categorical_indices
+    fit_cols = [encoder.features.index(f) for f in used if f in FIT_FEATURES]
+    eng_cols = [encoder.features.index(f) for f in used if f in ENGAGEMENT_FEATURES]
+
+    main = cross_fit(X, y, folds, encoder.features, cats, settings.seed, shapes)
+
+    def on(cols: list[int]) -> CrossFit:
+        """The fit and engagement boosters, in the shape chosen for the main one."""
+        names = [encoder.features[c] for c in cols]
+        sub_cats = [i for i, c in enumerate(cols) if c in cats]
+        return cross_fit(X[:, cols], y, folds, names, sub_cats, settings.seed, (main.shape,))
+
+    fit_model = on(fit_cols)
+    eng_model = on(eng_cols)
+    calibrator = fit_calibrator(main.oof_margin, y, settings.calibration)
+    p_oof = calibrator(main.oof_margin)
+    bundle = ScoringBundle(
+        encoder=encoder,
+        main=main.booster,
+        fit=fit_model.booster,
+        engagement=eng_model.booster,
+        fit_columns=fit_cols,
+        engagement_columns=eng_cols,
+        calibrator=calibrator,
+        thresholds=grade_thresholds(p_oof),
+        fit_reference=percentile_reference(fit_model.oof_margin),
+        engagement_reference=percentile_reference(eng_model.oof_margin),
+        drift=build_reference(X, encoder.features, encoder.categories, p_oof),
+        metadata=dict(metadata or {}),
+    )
+    return FittedRecipe(bundle, main, fit_model, eng_model, len(y), int(y.sum()))
 
 
 def fit_bundle(
@@ -249,38 +353,11 @@ def fit_bundle(
             f"check marts.lead_features or allow features with GROWTHLAB_ML_LEAKAGE_ALLOW"
         )
 
-    encoder = FeatureEncoder.fit(train, used, CATEGORICAL)
-    X_train, X_hold = encoder.transform(train), encoder.transform(hold)
-    cats = encoder.categorical_indices
-    fit_cols = [encoder.features.index(f) for f in fit_used]
-    eng_cols = [encoder.features.index(f) for f in engagement_used]
-
-    def on(cols: list[int]) -> CrossFit:
-        names = [encoder.features[c] for c in cols]
-        sub_cats = [i for i, c in enumerate(cols) if c in cats]
-        return cross_fit(X_train[:, cols], y_train, folds, names, sub_cats, settings.seed)
-
-    main = cross_fit(X_train, y_train, folds, encoder.features, cats, settings.seed)
-    fit_model = on(fit_cols)
-    eng_model = on(eng_cols)
-
-    calibrator = fit_calibrator(main.oof_margin, y_train, settings.calibration)
-    p_oof = calibrator(main.oof_margin)
-    thresholds = grade_thresholds(p_oof)
-    bundle = ScoringBundle(
-        encoder=encoder,
-        main=main.booster,
-        fit=fit_model.booster,
-        engagement=eng_model.booster,
-        fit_columns=fit_cols,
-        engagement_columns=eng_cols,
-        calibrator=calibrator,
-        thresholds=thresholds,
-        fit_reference=percentile_reference(fit_model.oof_margin),
-        engagement_reference=percentile_reference(eng_model.oof_margin),
-        drift=build_reference(X_train, encoder.features, encoder.categories, p_oof),
-        metadata={"split": split.as_dict()},
-    )
+    fitted = fit_recipe(train, used, settings, metadata={"split": split.as_dict()})
+    bundle, main, fit_model, eng_model = fitted.bundle, fitted.main, fitted.fit, fitted.engagement
+    encoder, fit_cols, eng_cols = bundle.encoder, bundle.fit_columns, bundle.engagement_columns
+    thresholds = bundle.thresholds
+    X_hold = encoder.transform(hold)
     pred = bundle.predict_matrix(X_hold)
     grades = assign_grades(pred.probability, thresholds)
     grade_rates = {
@@ -307,7 +384,8 @@ def fit_bundle(
         cv_auc={"main": main.cv_auc, "fit": fit_model.cv_auc, "engagement": eng_model.cv_auc},
         grade_rates=grade_rates,
         best_iterations={"main": main.rounds, "fit": fit_model.rounds, "engagement": eng_model.rounds},
-        params={**booster_params(len(y_train), int(y_train.sum()), settings.seed), "cv_folds": len(folds)},
+        params={**main.params, "cv_folds": len(folds)},
+        shape_cv_auc=main.shape_cv_auc,
     )
     bundle.metadata.update(
         {
@@ -328,6 +406,48 @@ def fit_bundle(
         report.holdout.pr_auc,
         report.holdout.ece,
     )
+    served = bundle
+    if settings.refit_all_dates:
+        served = refit_on_all_dates(frame, split, used, main.shape, bundle, settings)
+        report.served = served.metadata["served_fit"]
     return TrainedModel(
-        bundle=bundle, report=report, holdout_frame=hold, holdout_probability=pred.probability
+        bundle=served, report=report, holdout_frame=hold, holdout_probability=pred.probability
     )
+
+
+def refit_on_all_dates(
+    frame: pd.DataFrame,
+    split: TimeSplit,
+    used: Sequence[str],
+    shape: TreeShape,
+    evaluated: ScoringBundle,
+    settings: MLSettings,
+) -> ScoringBundle:
+    """The served model: the same recipe (features, tree shape) refitted on every labelled date,
+    the purge gap and the holdout included, once `evaluated` (fitted without them) has been
+    measured on the holdout. The newest labelled months are the most like today's contacts, and
+    on the sandbox world they add a third of the converting contacts. `evaluated` travels with the
+    served bundle (`ScoringBundle.evaluation`): the gate judges versions by it, on dates it never
+    saw, so the holdout metrics stay honest."""
+    dates = (*split.train, *split.unused, split.holdout)
+    as_of = pd.to_datetime(frame["as_of_date"]).dt.date
+    rows = frame[as_of.isin(dates)].reset_index(drop=True)
+    refit = fit_recipe(rows, used, settings, shapes=(shape,), metadata=dict(evaluated.metadata))
+    served = refit.bundle
+    served.evaluation = evaluated
+    served.metadata["served_fit"] = {
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "rows": refit.rows,
+        "positives": refit.positives,
+        "rounds": {"main": refit.main.rounds, "fit": refit.fit.rounds, "engagement": refit.engagement.rounds},
+        "cv_auc": refit.main.cv_auc,
+    }
+    log.info(
+        "served model refitted on every labelled date (%s..%s): %d rows, %d conversions, %d rounds",
+        dates[0],
+        split.holdout,
+        refit.rows,
+        refit.positives,
+        refit.main.rounds,
+    )
+    return served

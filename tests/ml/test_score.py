@@ -95,11 +95,11 @@ def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
 ):
     url, first = scored_db
     ids = sorted(_scores(url))
-    opened = ids[:40]
+    opened = ids[:40]  # they opened and clicked: their 90-day click count is the new fact
     with psycopg.connect(url) as conn:
         conn.execute(
-            "update marts.lead_features set human_opens_30d = human_opens_30d + 6, human_opens_90d = human_opens_90d + 6 "
-            "where as_of_date = %s and contact_id = any(%s)",
+            "update marts.lead_features set human_opens_30d = human_opens_30d + 6, human_opens_90d = human_opens_90d + 6, "
+            "clicks_30d = clicks_30d + 6, clicks_90d = clicks_90d + 6 where as_of_date = %s and contact_id = any(%s)",
             (ML_TODAY, opened),
         )
     changed = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "1", now=ML_TODAY)
@@ -111,7 +111,7 @@ def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
     rows = ml_world.features[ml_world.features["as_of_date"] == ML_TODAY].sort_values("contact_id")
     rows = rows.reset_index(drop=True)
     opened_rows = rows["contact_id"].isin(opened)
-    rows.loc[opened_rows, ["human_opens_30d", "human_opens_90d"]] += 6
+    rows.loc[opened_rows, ["human_opens_30d", "human_opens_90d", "clicks_30d", "clicks_90d"]] += 6
     expected = ml_trained.bundle.predict_frame(rows)
     assert [g for _, g in current] == list(expected["grade"])
     assert all(abs(p - e) < 1e-12 for (p, _), e in zip(current, expected["probability"], strict=True))
@@ -123,7 +123,7 @@ def test_changed_features_and_a_new_model_recompute_reasons_where_needed(
             ).fetchall()
             for r in reasons
         ]
-    assert any(t.startswith("Opened ") for t in texts)
+    assert sum(t.startswith("Clicked ") for t in texts) >= len(opened) // 2  # most now cite the clicks
 
     new_model = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "2", now=ML_TODAY)
     assert new_model.rows_reasoned == first.rows_scored == new_model.rows_written == new_model.rows_predicted

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold
 
 from ml.features import ENGAGEMENT_FEATURES, FIT_FEATURES
-from ml.train import fit_bundle, plan_for
+from ml.train import TREE_SHAPES, cross_fit, fit_bundle, plan_for
 from tests.fixtures.ml import ML_TODAY
 
 
@@ -72,3 +74,54 @@ def test_the_served_frame_path_equals_the_matrix_path(ml_trained):
     b = bundle.predict_frame(shuffled)
     pd.testing.assert_frame_equal(a, b)
     assert np.allclose(a["probability"], bundle.predict_matrix(bundle.encoder.transform(frame)).probability)
+
+
+def _shape_data(interaction: bool, n: int = 6_000, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    if interaction:  # the sign of x0 * x1 decides: no single feature carries anything
+        logit = 2.5 * np.sign(X[:, 0] * X[:, 1])
+    else:  # a sum of per-feature effects, some non-linear
+        logit = 1.2 * X[:, 0] + np.tanh(2 * X[:, 1]) - 0.8 * np.abs(X[:, 2])
+    y = (rng.random(n) < 1 / (1 + np.exp(-(logit - 1.0)))).astype(np.int64)
+    folds = list(GroupKFold(n_splits=4).split(X, y, np.arange(n) % 997))
+    return X, y, folds
+
+
+def test_the_tree_shape_is_the_one_cross_validation_prefers():
+    names = [f"x{i}" for i in range(4)]
+    additive = cross_fit(*_shape_data(interaction=False), names, [], seed=1)
+    crossed = cross_fit(*_shape_data(interaction=True), names, [], seed=1)
+    print(f"\nadditive: {additive.shape_cv_auc}; interaction: {crossed.shape_cv_auc}")
+    assert set(additive.shape_cv_auc) == {s.key for s in TREE_SHAPES}
+    # each chose its best candidate, and the refitted booster has that shape
+    for fitted in (additive, crossed):
+        assert fitted.cv_auc == max(fitted.shape_cv_auc.values())
+        assert fitted.params["num_leaves"] == fitted.shape.num_leaves
+        dump = fitted.booster.dump_model()["tree_info"]
+        assert max(t["num_leaves"] for t in dump) <= fitted.shape.num_leaves
+    # stumps cannot see an interaction; deeper trees can, and that is what gets chosen there
+    assert crossed.shape.num_leaves > 2
+    assert crossed.shape_cv_auc["2_leaves"] < 0.6 < crossed.cv_auc
+
+
+def test_the_served_model_is_refitted_on_every_labelled_date_and_judged_by_its_twin(ml_trained, tmp_path):
+    served, report = ml_trained.bundle, ml_trained.report
+    twin = served.evaluation
+    assert twin is not None and served.judged is twin and twin.judged is twin
+    # the refit saw the purge gap and the holdout too: more rows and conversions than training
+    assert report.served["rows"] > report.rows["train"] + report.rows["holdout"] - 1
+    assert report.served["positives"] > report.positives["train"]
+    assert str(report.split.holdout) in report.served["dates"]
+    # the holdout metrics are the twin's (fitted without the holdout), not the served model's
+    hold = ml_trained.holdout_frame
+    y = hold["converted_90d"].to_numpy()
+    twin_auc = roc_auc_score(y, twin.predict_frame(hold)["probability"])
+    served_auc = roc_auc_score(y, served.predict_frame(hold)["probability"])
+    assert report.holdout.roc_auc == pytest.approx(twin_auc, abs=1e-12)
+    assert served_auc > twin_auc  # it was fitted on those rows: exactly why the gate never uses it
+    # both travel together through save and load (what MLflow stores)
+    loaded = type(served).load(served.save(tmp_path / "bundle"))
+    assert loaded.evaluation is not None and loaded.evaluation.evaluation is None
+    pd.testing.assert_frame_equal(loaded.predict_frame(hold), served.predict_frame(hold))
+    pd.testing.assert_frame_equal(loaded.judged.predict_frame(hold), twin.predict_frame(hold))
