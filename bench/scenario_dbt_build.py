@@ -97,7 +97,10 @@ def _raw_counts(url: str) -> dict[str, int]:
 # lead_features: the horizon date only; earlier month starts keep what was known then (a late event
 # dated in the past is in a rebuild, not in the frozen row).
 CHECKSUMS = {
-    "fct_email_events": "select md5(string_agg(t::text, '|' order by event_id)) from marts.fct_email_events t",
+    "fct_email_events": """select md5(string_agg(t::text, '|' order by event_id)) from (select event_id, source,
+        source_event_id, send_id, event_type, source_event_type, occurred_at, contact_id, email, campaign_id, step,
+        variant, angle, message_id, outbox_id, is_machine_open, url, bounce_type, synced_at
+        from marts.fct_email_events) t""",
     "fct_email_sends": """select md5(string_agg(t::text, '|' order by send_id)) from (select send_id, source,
         contact_id, campaign_id, step, variant, sent_at, contact_send_number, previous_sent_at, open_count,
         human_open_count, click_count, reply_count, was_delivered, was_opened, was_human_opened, was_clicked,
@@ -119,6 +122,11 @@ CHECKSUMS = {
     "stg_linkedin__messages": """select md5(string_agg(t::text, '|' order by message_key))
         from staging.stg_linkedin__messages t""",
     "fct_linkedin_touches": """select md5(string_agg(t::text, '|' order by touch_id)) from marts.fct_linkedin_touches t""",
+    "int_contact_activity": """select md5(string_agg(t::text, '|' order by contact_id)) from (select contact_id,
+        emails_sent, emails_delivered, emails_human_opened, emails_clicked, emails_replied, first_email_sent_at,
+        last_email_sent_at, unsubscribed_at, bounced_at, has_spam_report, last_engaged_on
+        from intermediate.int_contact_activity) t""",
+    "dim_contacts": """select md5(string_agg(t::text, '|' order by contact_id)) from marts.dim_contacts t""",
 }
 
 

@@ -57,13 +57,25 @@ sends as (
 engagement as (
 
     select
+    {% if is_incremental() -%}
+        changed.contact_id,
+        last_engaged.activity_date as last_engaged_on
+    -- Each changed contact's newest engaged day: a backward probe of the (contact_id,
+    -- activity_date) index, not every day of every changed contact.
+    from (select distinct contact_id from changed_contacts) as changed
+    left join lateral (
+        select daily.activity_date
+        from {{ ref('contact_engagement_daily') }} as daily
+        where daily.contact_id = changed.contact_id and daily.is_engaged
+        order by daily.activity_date desc
+        limit 1
+    ) as last_engaged on true
+    {%- else -%}
         contact_id,
         max(activity_date) filter (where is_engaged) as last_engaged_on
     from {{ ref('contact_engagement_daily') }}
-    {% if is_incremental() %}
-    where contact_id in (select contact_id from changed_contacts)
-    {% endif %}
     group by contact_id
+    {%- endif %}
 
 ),
 

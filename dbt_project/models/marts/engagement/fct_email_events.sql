@@ -10,6 +10,7 @@
             {'columns': ['source', 'synced_at']},
             {'columns': ['contact_id', 'occurred_at']},
             {'columns': ['message_id', 'contact_id']},
+            {'columns': ['built_at']},
         ],
     )
 }}
@@ -122,9 +123,9 @@ hubspot_renamed as (
 
 final as (
 
-    select * from sendgrid_renamed
+    select *, now() as built_at from sendgrid_renamed
     union all
-    select * from hubspot_renamed
+    select *, now() from hubspot_renamed
 
 )
 
