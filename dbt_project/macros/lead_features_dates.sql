@@ -33,13 +33,47 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The as-of dates lead_features holds, each with whether its label is still unknown (null for
+    all of a date's rows or for none, so its first row tells): a loose index scan, one probe of the
+    as_of_date index per date. `where as_of_date = <a date>` would not do: the planner expects a
+    date's rows everywhere and scans the table for the first one, and a date it does not hold (the
+    new "today") costs a scan of the whole table. -#}
+{% macro lead_features_held_dates() -%}
+    (
+        with recursive walk as (
+            (
+                select held.as_of_date, held.converted_90d is null as label_unknown
+                from {{ this }} as held
+                order by held.as_of_date
+                limit 1
+            )
+            union all
+            select next_date.as_of_date, next_date.label_unknown
+            from walk
+            cross join lateral (
+                select held.as_of_date, held.converted_90d is null as label_unknown
+                from {{ this }} as held
+                where held.as_of_date > walk.as_of_date
+                order by held.as_of_date
+                limit 1
+            ) as next_date
+        )
+        select as_of_date, label_unknown from walk
+    )
+{%- endmacro %}
+
 {#- lead_features keeps month starts up to the horizon and the horizon itself: an incremental
-    build drops the previous build's "today" (and anything after the horizon). -#}
+    build drops the previous build's "today" (and anything after the horizon), found through the
+    held dates (index), never by scanning the table. -#}
 {% macro lead_features_prune() -%}
     delete from {{ this }}
-    where as_of_date > {{ lead_features_horizon() }}
-       or (
-           as_of_date < {{ lead_features_horizon() }}
-           and as_of_date <> date_trunc('month', as_of_date::timestamp)::date
-       )
+    where as_of_date = any(array(
+        select held_dates.as_of_date
+        from {{ lead_features_held_dates() }} as held_dates
+        where held_dates.as_of_date > {{ lead_features_horizon() }}
+           or (
+               held_dates.as_of_date < {{ lead_features_horizon() }}
+               and held_dates.as_of_date <> date_trunc('month', held_dates.as_of_date::timestamp)::date
+           )
+    ))
 {%- endmacro %}

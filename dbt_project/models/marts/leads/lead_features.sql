@@ -31,17 +31,11 @@ dates as (
     from {{ ref('int_lead_feature_dates') }} as candidates
     {% if is_incremental() %}
     -- Computed now: the horizon ("today", always), dates not in the table yet, and dates whose
-    -- label becomes known with this horizon. A stored date's label is null for all its rows or for
-    -- none (it depends on the date only), so one row tells.
+    -- label becomes known with this horizon (macros/lead_features_dates.sql).
+    left join {{ lead_features_held_dates() }} as held_dates on held_dates.as_of_date = candidates.as_of_date
     where candidates.as_of_date = candidates.horizon_date
-       or not exists (select 1 from {{ this }} as held where held.as_of_date = candidates.as_of_date)
-       or (
-           candidates.as_of_date + {{ label_days }} <= candidates.horizon_date
-           and (
-               select held.converted_90d is null from {{ this }} as held
-               where held.as_of_date = candidates.as_of_date limit 1
-           )
-       )
+       or held_dates.as_of_date is null
+       or (candidates.as_of_date + {{ label_days }} <= candidates.horizon_date and held_dates.label_unknown)
     {% endif %}
 
 ),
