@@ -16,9 +16,11 @@ the run's "now"):
    in slices on a pool of single-threaded workers (ComputePool: nothing waits at an OpenMP barrier
    for a thread the machine descheduled), the reasons' text is built column-wise with Arrow;
 4. written rows go with COPY into a temporary staging table from a writer thread (Postgres parses
-   them while the next chunk is computed), merged into ml.lead_scores in one transaction with the
-   history rows (ml.lead_score_history), the removal of contacts that left the population, the PSI
-   rows (ml.monitoring) and the run record (ml.scoring_runs). A failed run changes nothing; a
+   them while the next chunk is computed); rows of contacts never scored go straight into the
+   tables when nothing was scored at this as-of date with this model before (ChunkSink). The stage
+   is merged into ml.lead_scores in one transaction with the history rows (ml.lead_score_history),
+   the removal of contacts that left the population, the PSI rows (ml.monitoring) and the run
+   record (ml.scoring_runs); an advisory lock keeps scoring runs one at a time. A failed run changes nothing; a
    repeated run for the same as-of date and model writes nothing new.
 """
 
@@ -37,6 +39,7 @@ from datetime import UTC, date, datetime
 
 import lightgbm as lgb
 import numpy as np
+import psycopg.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -55,6 +58,9 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 FEATURES_SEED = 0x6C656164  # "lead"
 REASONS_SEED = 0x72656173  # "reas"
+
+
+SCORING_LOCK = 0x6C73636F  # pg advisory lock key of scoring runs ("lsco")
 
 
 class NothingToScore(RuntimeError):
@@ -342,13 +348,96 @@ def predict_changed(
     return ChunkPrediction(probability, fit_score, engagement_score, grade, len(idx))
 
 
-class _StageWriter:
-    """COPY of the rows to write into the stage table in a background thread, so that Postgres
-    parses them while the next chunk is computed. Owns the cursor until `finish()`."""
+class ChunkSink:
+    """Where a chunk's written rows go.
 
-    def __init__(self, cur, timer: _Timer, depth: int = 2) -> None:
+    Rows of contacts that ml.lead_scores does not hold yet (`new`) are inserts whatever happens:
+    when this as-of date and model version were never scored before (so no history row can exist
+    for them either), they are copied straight into ml.lead_scores and ml.lead_score_history, while
+    the next chunk is computed, instead of through the stage and an upsert after the last chunk
+    (the first scoring of a million contacts). Every other row goes to the stage and the merge.
+    Same transaction either way: a failed run still changes nothing."""
+
+    def __init__(self, as_of: date, version: str, scored_at: datetime, direct: bool) -> None:
+        self.as_of = as_of
+        self.version = version
+        self.scored_at = scored_at
+        self.direct = direct
+        self.direct_rows = 0
+
+    def write(self, cur, table: pa.Table, timer: _Timer) -> None:
+        new = table.column("new")
+        table = table.drop_columns(["new"])
+        if not self.direct:
+            _copy_stage(cur, table)
+            return
+        staged = table.filter(pc.invert(new))
+        fresh = table.filter(new)
+        if staged.num_rows:
+            _copy_stage(cur, staged)
+        if fresh.num_rows:
+            t = time.perf_counter()
+            self._copy_direct(cur, fresh)
+            timer.add("write_direct", t)
+            self.direct_rows += fresh.num_rows
+
+    def _copy_direct(self, cur, table: pa.Table) -> None:
+        n = table.num_rows
+        constants = {
+            "model_version": pa.repeat(pa.scalar(self.version, pa.string()), n),
+            "as_of_date": pa.repeat(pa.scalar(self.as_of, pa.date32()), n),
+            "scored_at": pa.repeat(pa.scalar(self.scored_at.isoformat(), pa.string()), n),
+        }
+        scores = pa.table(
+            {**{c: table.column(c) for c in DIRECT_SCORE_COLUMNS if c in table.column_names}, **constants}
+        )
+        history = scores.select(list(HISTORY_COLUMNS))
+        try:
+            _copy_csv(cur, "ml.lead_scores", scores.select(list(DIRECT_SCORE_COLUMNS)))
+            _copy_csv(cur, "ml.lead_score_history", history)
+        except psycopg.errors.UniqueViolation as exc:
+            raise FeaturesUnavailable(
+                f"marts.lead_features has several rows per contact at {self.as_of} "
+                f"({exc.diag.message_detail}); it must have one row per contact and as-of date: fix the "
+                f"mart (its unique test should have failed)"
+            ) from exc
+
+
+DIRECT_SCORE_COLUMNS = (
+    "contact_id",
+    "probability",
+    "fit_score",
+    "engagement_score",
+    "grade",
+    "reasons",
+    "model_version",
+    "features_hash",
+    "reasons_hash",
+    "as_of_date",
+    "scored_at",
+)
+HISTORY_COLUMNS = (
+    "contact_id",
+    "as_of_date",
+    "model_version",
+    "reasons_hash",
+    "probability",
+    "fit_score",
+    "engagement_score",
+    "grade",
+    "reasons",
+    "scored_at",
+)
+
+
+class _StageWriter:
+    """COPY of the rows to write (ChunkSink) in a background thread, so that Postgres parses them
+    while the next chunk is computed. Owns the cursor until `finish()`."""
+
+    def __init__(self, cur, timer: _Timer, sink: ChunkSink, depth: int = 2) -> None:
         self._cur = cur
         self._timer = timer
+        self._sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, name="score-stage", daemon=True)
@@ -363,7 +452,7 @@ class _StageWriter:
                 continue  # drain: the producer learns of the error on its next put
             try:
                 t = time.perf_counter()
-                _copy_stage(self._cur, table)
+                self._sink.write(self._cur, table, self._timer)
                 self._timer.add("write_stage", t)
             except BaseException as exc:
                 self._error = exc
@@ -451,6 +540,8 @@ def score_chunk(
         "features_hash": pa.array(features_hash[keep], pa.int64()),
         "reasons_hash": pa.array(reasons_hash[keep], pa.int64()),
         "history": pa.array(history_rows[keep], pa.bool_()),
+        # no row in ml.lead_scores yet: may go straight into the tables (see ChunkSink)
+        "new": pc.is_null(chunk.column("prev_model_version")).take(picks),
     }
     grades = {g: int(n) for g, n in zip(*np.unique(pred.grade, return_counts=True), strict=True)}
     t = timer.add("select", t)
@@ -472,11 +563,15 @@ def score_chunk(
     }
 
 
-def _copy_stage(cur, table: pa.Table) -> None:
+def _copy_csv(cur, target: str, table: pa.Table) -> None:
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    with cur.copy(f"COPY score_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+    with cur.copy(f"COPY {target} ({', '.join(table.column_names)}) FROM STDIN (FORMAT csv)") as copy:
         copy.write(buf.getbuffer())
+
+
+def _copy_stage(cur, table: pa.Table) -> None:
+    _copy_csv(cur, "score_stage", table.select(list(STAGE_COLUMNS)))
 
 
 MERGE_REASONED = """
@@ -548,8 +643,15 @@ def score_contacts(
     params = {"as_of": as_of, "version": version, "scored_at": scored_at}
     pool = ComputePool(bundle, threads_for(settings.chunk_rows))
     with connect(url) as conn, conn.cursor() as cur:
+        # one scoring run at a time: what a run reads of ml.lead_scores stays true until it commits
+        cur.execute("select pg_advisory_xact_lock(%s)", (SCORING_LOCK,))
         cur.execute(STAGE_DDL)
-        stage = _StageWriter(cur, timer)
+        scored_before = cur.execute(
+            "select exists (select 1 from ml.scoring_runs where as_of_date = %s and model_version = %s)",
+            (as_of, version),
+        ).fetchone()[0]
+        sink = ChunkSink(as_of, version, scored_at, direct=not scored_before)
+        stage = _StageWriter(cur, timer, sink)
         try:
             t = time.perf_counter()
             for chunk in prefetch(stream_scoring_rows(url, as_of, settings.chunk_rows)):
@@ -586,7 +688,7 @@ def score_contacts(
         cur.execute(MERGE_KEPT_REASONS, params)
         t = timer.add("merge.kept_reasons", t)
         cur.execute(APPEND_HISTORY, params)
-        result.history_rows = cur.rowcount
+        result.history_rows = cur.rowcount + sink.direct_rows
         t = timer.add("merge.history", t)
         cur.execute(REMOVE_INACTIVE, params)
         result.rows_removed = cur.rowcount

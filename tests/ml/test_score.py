@@ -6,9 +6,11 @@ import dataclasses
 import json
 from datetime import timedelta
 
+import pandas as pd
 import psycopg
 import pytest
 
+from ml.data import FeaturesUnavailable
 from ml.drift import raise_drift_alerts
 from ml.score import score_contacts
 from ml.synthetic import write_lead_features
@@ -152,13 +154,52 @@ def test_contacts_that_leave_the_population_are_removed_on_the_next_date(
             "from marts.lead_features where as_of_date = %s and not contact_id = any(%s)",
             (ML_TODAY, ids[:10]),
         )
+        # and two new contacts (never scored: they go straight into the tables, the rest is merged)
+        conn.execute(
+            "insert into marts.lead_features select 'new-' || contact_id, as_of_date, "
+            + ", ".join(c for c in _lead_feature_columns(conn)[2:])
+            + " from marts.lead_features where as_of_date = %s and contact_id = any(%s)",
+            (ML_TODAY + timedelta(days=1), ids[10:12]),
+        )
     tomorrow = ML_TODAY + timedelta(days=1)
     result = score_contacts(url, ml_settings_sqlite, ml_trained.bundle, "1", now=tomorrow)
     assert result.as_of_date == tomorrow and result.rows_removed == 10
     scores = _scores(url)
-    assert not set(ids[:10]) & set(scores) and len(scores) == first.rows_scored - 10
+    assert not set(ids[:10]) & set(scores) and len(scores) == first.rows_scored - 10 + 2
     assert result.rows_written == len(scores)  # the as-of date moved for everyone
     assert result.rows_reasoned < len(scores) / 2  # but most day counters stayed in their bucket
+    newcomers = [f"new-{c}" for c in ids[10:12]]
+    for c in newcomers:  # scored like anyone else: same inputs as the contact they copy, same score
+        assert scores[c][0] == scores[c[4:]][0] and len(scores[c][2]) == 3 and scores[c][5] == tomorrow
+    with psycopg.connect(url) as conn:
+        history = conn.execute(
+            "select contact_id, count(*) from ml.lead_score_history where contact_id = any(%s) group by 1",
+            (newcomers,),
+        ).fetchall()
+    assert sorted(history) == [(c, 1) for c in sorted(newcomers)]
+
+
+def _lead_feature_columns(conn) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'lead_features' order by ordinal_position"
+        )
+    ]
+
+
+def test_several_rows_of_one_contact_fail_the_run_and_change_nothing(
+    fresh_db, ml_world, ml_trained, ml_settings_sqlite
+):
+    rows = ml_world.features[ml_world.features["as_of_date"] == ML_TODAY]
+    write_lead_features(fresh_db, pd.concat([rows, rows.head(1)]))  # one contact twice
+    with pytest.raises(FeaturesUnavailable, match="several rows per contact") as failure:
+        score_contacts(fresh_db, ml_settings_sqlite, ml_trained.bundle, "1", now=ML_TODAY)
+    assert rows["contact_id"].iloc[0] in str(failure.value)
+    with psycopg.connect(fresh_db) as conn:
+        for table in ("ml.lead_scores", "ml.lead_score_history", "ml.scoring_runs"):
+            assert conn.execute(f"select count(*) from {table}").fetchone()[0] == 0, table
 
 
 def test_drift_above_the_threshold_raises_one_alert(scored_db, ml_trained, ml_settings_sqlite):
