@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from growthlab.warehouse.db import connect
+from ml.additive import AdditiveBooster, compile_additive
 from ml.config import MLSettings, threads_for
 from ml.data import FeaturesUnavailable, scoring_as_of, stream_scoring_rows
 from ml.drift import SCORE_SUBJECT, DriftAccumulator, write_monitoring
@@ -146,6 +147,7 @@ class ScoringResult:
     history_rows: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    additive: list[str] = field(default_factory=list)  # boosters computed in their additive form
     max_psi: float = 0.0
     drifted: list[str] = field(default_factory=list)
     grades: dict[str, int] = field(default_factory=dict)
@@ -248,15 +250,42 @@ class ComputePool:
     the slower one (the faster spins meanwhile): whenever anything else runs on the machine (the
     COPY streaming the next chunk, the stage writer, Postgres, another job) one of the two is
     descheduled and the whole call waits for it. Slices handed out from a queue keep every worker
-    busy whatever runs beside them. Each row's result does not depend on how rows are split."""
+    busy whatever runs beside them. Each row's result does not depend on how rows are split.
+
+    A booster made of stumps (ml/additive.py) is computed from its per-feature step functions
+    instead, once `verify` has found them equal to LightGBM's own results on real rows."""
 
     def __init__(self, bundle: ScoringBundle, workers: int) -> None:
         self.workers = max(1, workers)
         self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="score-compute")
         self._local = threading.local()
-        self._models = {
-            name: getattr(bundle, name).model_to_string() for name in ("main", "fit", "engagement")
-        }
+        self._boosters = {name: getattr(bundle, name) for name in ("main", "fit", "engagement")}
+        self._models = {name: booster.model_to_string() for name, booster in self._boosters.items()}
+        self._columns = {"main": None, "fit": bundle.fit_columns, "engagement": bundle.engagement_columns}
+        self._candidates = {name: compile_additive(b) for name, b in self._boosters.items()}
+        self._additive: dict[str, AdditiveBooster] = {}
+        self._verified = False
+
+    def verify(self, X: np.ndarray, rows: int = 512) -> None:
+        """Trust the additive form of each booster only if it reproduces LightGBM's margins and
+        contributions on the first `rows` rows of X (the first chunk); once per run."""
+        if self._verified:
+            return
+        self._verified = True
+        sample = X[:rows]
+        for name, candidate in self._candidates.items():
+            if candidate is None:
+                continue
+            cols = self._columns[name]
+            part = np.ascontiguousarray(sample if cols is None else sample[:, cols])
+            if candidate.matches(self._boosters[name], part):
+                self._additive[name] = candidate
+            else:
+                log.warning("the %s booster's additive form differs from LightGBM's: using LightGBM", name)
+
+    @property
+    def additive(self) -> list[str]:
+        return sorted(self._additive)
 
     def _booster(self, name: str) -> lgb.Booster:
         boosters = self._local.__dict__.setdefault("boosters", {})
@@ -265,11 +294,16 @@ class ComputePool:
         return boosters[name]
 
     def _run(self, name: str, X: np.ndarray, kwargs: dict) -> np.ndarray:
+        additive = self._additive.get(name)
+        if additive is not None:
+            return additive.contributions(X) if kwargs.get("pred_contrib") else additive.predict_raw(X)
         return self._booster(name).predict(X, num_threads=1, **kwargs)
 
     def submit(self, name: str, X: np.ndarray, slice_rows: int, **kwargs) -> Callable[[], np.ndarray]:
         """Start `Booster.predict(X, **kwargs)` of booster `name`; the returned callable waits for
         the result (rows in order)."""
+        if name in self._additive:
+            slice_rows = max(slice_rows, PREDICT_SLICE_ROWS)  # vectorised: fewer, larger slices
         if self.workers == 1 or len(X) <= slice_rows:
             futures = [self._executor.submit(self._run, name, X, kwargs)]
         else:
@@ -506,6 +540,7 @@ def score_chunk(
     assembles the rows; `contrib` is the time left waiting for them."""
     t = time.perf_counter()
     X = bundle.encoder.transform_arrow(chunk)
+    pool.verify(X)
     t = timer.add("encode", t)
     features_hash, reasons_hash = input_hashes(X, bundle.features)
     same_model = _equal(chunk.column("prev_model_version"), pa.scalar(version, pa.string()))
@@ -709,6 +744,7 @@ def score_contacts(
         )
         result.seconds = time.perf_counter() - started
         result.timings = {k: round(v, 3) for k, v in timer.totals.items()}
+        result.additive = pool.additive
         cur.execute(
             "insert into ml.scoring_runs (as_of_date, model_name, model_version, started_at, finished_at, "
             "rows_scored, rows_written, rows_reasoned, rows_removed, history_rows, details) "
@@ -726,6 +762,7 @@ def score_contacts(
                 json.dumps(
                     {
                         "rows_predicted": result.rows_predicted,
+                        "additive": result.additive,
                         "timings": result.timings,
                         "grades": result.grades,
                         "max_psi": result.max_psi,
