@@ -94,11 +94,44 @@ pivoted as (
         count(*) filter (where event_type = 'deferred') as deferred_count,
         bool_or(event_type = 'dropped') as has_dropped,
         bool_or(event_type = 'spam_report') as has_spam_report,
+        bool_or(event_type = 'sent') as has_sent_event,
         max(synced_at) as events_synced_at
     from events
     group by send_id
 
 ),
+
+{% if is_incremental() %}
+-- The sends as held before this build, for the changed ones (the send_id index).
+held_changed as (
+
+    select held.send_id, held.contact_id, held.sent_at, held.contact_send_number, held.previous_sent_at
+    from {{ this }} as held
+    where held.send_id = any(array(select send_id from pivoted))
+
+),
+
+-- Only a new send, or one whose time or contact moved, changes its contacts' sequences; a late
+-- open or click does not, and its send keeps its number (most changed sends are such).
+resequenced_contacts as (
+
+    select pivoted.contact_id
+    from pivoted
+    left join held_changed on held_changed.send_id = pivoted.send_id
+    where held_changed.send_id is null
+       or (held_changed.sent_at, held_changed.contact_id) is distinct from (pivoted.sent_at, pivoted.contact_id)
+       -- its sent event arrived late (a send without one has no number)
+       or (held_changed.contact_send_number is null and pivoted.has_sent_event)
+
+    union
+
+    select held_changed.contact_id
+    from held_changed
+    inner join pivoted on pivoted.send_id = held_changed.send_id
+    where held_changed.contact_id is distinct from pivoted.contact_id
+
+),
+{% endif %}
 
 sequence as (
 
@@ -110,7 +143,7 @@ sequence as (
     where event_type = 'sent'
       and contact_id is not null
       {% if is_incremental() %}
-      and contact_id in (select contact_id from pivoted)
+      and contact_id = any(array(select contact_id from resequenced_contacts where contact_id is not null))
       {% endif %}
 
 ),
@@ -147,9 +180,18 @@ final as (
         pivoted.angle,
         pivoted.sent_at,
         (pivoted.sent_at at time zone 'UTC')::date as sent_date,
+        {% if is_incremental() -%}
+        case when sequence.send_id is not null then sequence.contact_send_number
+             else held_changed.contact_send_number end as contact_send_number,
+        case when sequence.send_id is not null then sequence.previous_sent_at
+             else held_changed.previous_sent_at end as previous_sent_at,
+        {{ days_between('pivoted.sent_at', 'case when sequence.send_id is not null then sequence.previous_sent_at else held_changed.previous_sent_at end') }}
+            as days_since_previous_send,
+        {%- else -%}
         sequence.contact_send_number,
         sequence.previous_sent_at,
         {{ days_between('pivoted.sent_at', 'sequence.previous_sent_at') }} as days_since_previous_send,
+        {%- endif %}
         pivoted.delivered_at,
         pivoted.first_open_at,
         pivoted.first_human_open_at,
@@ -187,6 +229,9 @@ final as (
 
     from pivoted
     left join sequence on sequence.send_id = pivoted.send_id
+    {% if is_incremental() -%}
+    left join held_changed on held_changed.send_id = pivoted.send_id
+    {%- endif %}
     left join send_replies on send_replies.send_id = pivoted.send_id
 
 )
