@@ -13,7 +13,10 @@ right before and right after the run (their mean: a shared machine's load drifts
 `Booster.predict` of the three boosters (probability, fit, engagement) on every row plus
 `pred_contrib` on the rows that get reasons (in the warm run the pipeline predicts fewer rows than
 this baseline does; `rows_predicted` says how many). ratio = end-to-end contacts/s / raw contacts/s
-(goal >= 0.7: I/O and glue cost little). Peak memory is the largest RSS growth of this process
+(goal >= 0.7: I/O and glue cost little). When the model's boosters are stumps (the tree shape
+training chose), the pipeline computes them in closed form (ml/additive.py, checked against
+LightGBM on the first chunk), not with LightGBM's calls, so it can beat the raw rate: its own
+compute is in `timings_s` (`predict`, `contrib`) next to the writes (`write_direct`, `merge`). Peak memory is the largest RSS growth of this process
 during a scoring run (sampled every 20 ms), i.e. what chunking keeps flat.
 """
 
