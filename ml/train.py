@@ -67,6 +67,7 @@ class TreeShape:
 
     num_leaves: int
     learning_rate: float
+    sample_fraction: float = 0.8  # of rows (bagging) and of features, per tree; 1.0: no sampling
 
     def __str__(self) -> str:
         return f"{self.num_leaves} leaves, learning rate {self.learning_rate}"
@@ -80,7 +81,10 @@ class TreeShape:
 # additive model in the features' (binned) effects, like a GAM: when the log-odds are close to a sum
 # of per-feature effects (conversion hazards usually are) they need far fewer rows to estimate than
 # trees that spend splits on interactions; small trees (7 leaves) win when interactions matter.
-TREE_SHAPES = (TreeShape(2, 0.15), TreeShape(7, 0.05))
+# Stumps do not sample rows or features: one split per tree is regularisation enough, and sampling
+# only made the model depend on the order of the rows (measured on the sandbox world: the ROC AUC
+# against the truth moved by 0.007 between two orders of the same rows; without sampling, not at all).
+TREE_SHAPES = (TreeShape(2, 0.15, 1.0), TreeShape(7, 0.05, 0.8))
 
 
 def booster_params(n_rows: int, positives: int, seed: int, shape: TreeShape = TREE_SHAPES[-1]) -> dict:
@@ -91,9 +95,9 @@ def booster_params(n_rows: int, positives: int, seed: int, shape: TreeShape = TR
         "learning_rate": shape.learning_rate,
         "num_leaves": shape.num_leaves,
         "min_data_in_leaf": int(min(200, max(20, n_rows // 250))),
-        "feature_fraction": 0.8,
-        "bagging_fraction": 0.8,
-        "bagging_freq": 1,
+        "feature_fraction": shape.sample_fraction,
+        "bagging_fraction": shape.sample_fraction,
+        "bagging_freq": 1 if shape.sample_fraction < 1.0 else 0,
         "lambda_l2": 1.0,
         "cat_smooth": 10.0,
         "cat_l2": 10.0,
