@@ -382,6 +382,13 @@ def predict_changed(
     return ChunkPrediction(probability, fit_score, engagement_score, grade, len(idx))
 
 
+def several_rows(as_of: date, which: str) -> FeaturesUnavailable:
+    return FeaturesUnavailable(
+        f"marts.lead_features has several rows per contact at {as_of} ({which}); it must have one row "
+        f"per contact and as-of date: fix the mart (its unique test should have failed)"
+    )
+
+
 class ChunkSink:
     """Where a chunk's written rows go.
 
@@ -430,26 +437,10 @@ class ChunkSink:
             _copy_csv(cur, "ml.lead_scores", scores.select(list(DIRECT_SCORE_COLUMNS)))
             _copy_csv(cur, "ml.lead_score_history", history)
         except psycopg.errors.UniqueViolation as exc:
-            raise FeaturesUnavailable(
-                f"marts.lead_features has several rows per contact at {self.as_of} "
-                f"({exc.diag.message_detail}); it must have one row per contact and as-of date: fix the "
-                f"mart (its unique test should have failed)"
-            ) from exc
+            raise several_rows(self.as_of, exc.diag.message_detail) from exc
 
 
-DIRECT_SCORE_COLUMNS = (
-    "contact_id",
-    "probability",
-    "fit_score",
-    "engagement_score",
-    "grade",
-    "reasons",
-    "model_version",
-    "features_hash",
-    "reasons_hash",
-    "as_of_date",
-    "scored_at",
-)
+DIRECT_SCORE_COLUMNS = (*STAGE_COLUMNS[:-1], "model_version", "as_of_date", "scored_at")
 HISTORY_COLUMNS = (
     "contact_id",
     "as_of_date",
@@ -711,11 +702,7 @@ def score_contacts(
             "select contact_id, count(*) from score_stage group by 1 having count(*) > 1 limit 5"
         ).fetchall()
         if duplicates:
-            raise FeaturesUnavailable(
-                f"marts.lead_features has several rows per contact at {as_of} (e.g. "
-                f"{', '.join(f'{c} x{n}' for c, n in duplicates)}); it must have one row per contact and "
-                f"as-of date: fix the mart (its unique test should have failed)"
-            )
+            raise several_rows(as_of, "e.g. " + ", ".join(f"{c} x{n}" for c, n in duplicates))
         cur.execute("analyze score_stage")  # a temporary table has no statistics otherwise
         t = timer.add("merge.check", t)
         cur.execute(MERGE_REASONED, params)
