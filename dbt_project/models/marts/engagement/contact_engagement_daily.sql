@@ -134,11 +134,7 @@ changed_pairs as (
 ),
 {% endif %}
 
-email_daily as (
-
-    select
-        events.contact_id,
-        (events.occurred_at at time zone 'UTC')::date as activity_date,
+{%- set email_counts -%}
         count(*) filter (where events.event_type = 'sent')::integer as emails_sent,
         count(*) filter (where events.event_type = 'delivered')::integer as emails_delivered,
         count(*) filter (where events.event_type = 'open')::integer as email_opens,
@@ -150,15 +146,33 @@ email_daily as (
         count(*) filter (where events.event_type = 'spam_report')::integer as spam_reports,
         max(events.synced_at) filter (where events.source = 'sendgrid') as sendgrid_synced_at,
         max(events.synced_at) filter (where events.source = 'hubspot') as hubspot_synced_at
+{%- endset %}
+email_daily as (
+
+    {% if is_incremental() -%}
+    -- Each changed (contact, day) counts its own events: a lateral probe of fct_email_events'
+    -- (contact_id, occurred_at) index per pair. A join would not do: the planner cannot estimate
+    -- how few pairs changed (the watermarks are subqueries) and sorts the whole fact instead.
+    select changed_pairs.contact_id, changed_pairs.activity_date, day_events.*
+    from changed_pairs
+    cross join lateral (
+        select
+        {{ email_counts }}
+        from {{ ref('fct_email_events') }} as events
+        where events.contact_id = changed_pairs.contact_id
+          and events.occurred_at >= (changed_pairs.activity_date::timestamp at time zone 'UTC')
+          and events.occurred_at < ((changed_pairs.activity_date + 1)::timestamp at time zone 'UTC')
+        having count(*) > 0
+    ) as day_events
+    {%- else -%}
+    select
+        events.contact_id,
+        (events.occurred_at at time zone 'UTC')::date as activity_date,
+        {{ email_counts }}
     from {{ ref('fct_email_events') }} as events
-    {% if is_incremental() %}
-    inner join changed_pairs
-        on changed_pairs.contact_id = events.contact_id
-        and events.occurred_at >= (changed_pairs.activity_date::timestamp at time zone 'UTC')
-        and events.occurred_at < ((changed_pairs.activity_date + 1)::timestamp at time zone 'UTC')
-    {% endif %}
     where events.contact_id is not null
     group by 1, 2
+    {%- endif %}
 
 ),
 

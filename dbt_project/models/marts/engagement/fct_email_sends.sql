@@ -112,29 +112,81 @@ held_changed as (
 ),
 
 -- Only a new send, or one whose time or contact moved, changes its contacts' sequences; a late
--- open or click does not, and its send keeps its number (most changed sends are such).
-resequenced_contacts as (
+-- open or click does not, and its send keeps its number (most changed sends are such). A sequence
+-- changes from the earliest such moment on (the new time, and the old one in the old contact):
+-- sends before it keep their numbers, the ones from it on are renumbered.
+resequence_from as (
 
-    select pivoted.contact_id
-    from pivoted
-    left join held_changed on held_changed.send_id = pivoted.send_id
-    where held_changed.send_id is null
-       or (held_changed.sent_at, held_changed.contact_id) is distinct from (pivoted.sent_at, pivoted.contact_id)
-       -- its sent event arrived late (a send without one has no number)
-       or (held_changed.contact_send_number is null and pivoted.has_sent_event)
+    select contact_id, min(moment) as from_at
+    from (
+        select pivoted.contact_id, pivoted.sent_at as moment
+        from pivoted
+        left join held_changed on held_changed.send_id = pivoted.send_id
+        where held_changed.send_id is null
+           or (held_changed.sent_at, held_changed.contact_id) is distinct from (pivoted.sent_at, pivoted.contact_id)
+           -- its sent event arrived late (a send without one has no number)
+           or (held_changed.contact_send_number is null and pivoted.has_sent_event)
 
-    union
+        union all
 
-    select held_changed.contact_id
-    from held_changed
-    inner join pivoted on pivoted.send_id = held_changed.send_id
-    where held_changed.contact_id is distinct from pivoted.contact_id
+        select held_changed.contact_id, held_changed.sent_at
+        from held_changed
+        inner join pivoted on pivoted.send_id = held_changed.send_id
+        where (held_changed.sent_at, held_changed.contact_id) is distinct from (pivoted.sent_at, pivoted.contact_id)
+    ) as moments
+    where contact_id is not null
+    group by contact_id
 
 ),
+
+-- Where each such sequence resumes: the contact's last numbered send before the moment, held
+-- (the (contact_id, sent_at) index); sends before it keep their numbers.
+sequence_start as (
+
+    select
+        resequence_from.contact_id,
+        resequence_from.from_at,
+        coalesce(before.contact_send_number, 0) as numbered_before,
+        before.sent_at as sent_before
+    from resequence_from
+    left join lateral (
+        select held.contact_send_number, held.sent_at
+        from {{ this }} as held
+        where held.contact_id = resequence_from.contact_id
+          and held.sent_at < resequence_from.from_at
+          and held.contact_send_number is not null
+        order by held.sent_at desc, held.send_id desc
+        limit 1
+    ) as before on true
+
+),
+
 {% endif %}
 
 sequence as (
 
+    {% if is_incremental() -%}
+    -- Only the sent events from the moment on are read (the (contact_id, occurred_at) index;
+    -- `offset 0` keeps each a probe rather than a join over the whole fact).
+    select
+        later.send_id,
+        sequence_start.numbered_before
+            + row_number() over (partition by later.contact_id order by later.occurred_at, later.send_id)
+            as contact_send_number,
+        coalesce(
+            lag(later.occurred_at) over (partition by later.contact_id order by later.occurred_at, later.send_id),
+            sequence_start.sent_before
+        ) as previous_sent_at
+    from sequence_start
+    cross join lateral (
+        select events.send_id, events.contact_id, events.occurred_at
+        from {{ ref('fct_email_events') }} as events
+        where events.contact_id = sequence_start.contact_id
+          and events.occurred_at >= sequence_start.from_at
+          and events.event_type = 'sent'
+        offset 0
+    ) as later
+    {%- else -%}
     select
         send_id,
         row_number() over (partition by contact_id order by occurred_at, send_id) as contact_send_number,
@@ -142,9 +194,7 @@ sequence as (
     from {{ ref('fct_email_events') }}
     where event_type = 'sent'
       and contact_id is not null
-      {% if is_incremental() %}
-      and contact_id = any(array(select contact_id from resequenced_contacts where contact_id is not null))
-      {% endif %}
+    {%- endif %}
 
 ),
 
