@@ -64,8 +64,11 @@
 
 {#- lead_features keeps month starts up to the horizon and the horizon itself: an incremental
     build drops the previous build's "today" (and anything after the horizon), found through the
-    held dates (index), never by scanning the table. -#}
+    held dates (index), never by scanning the table: the delete reads its rows through the primary
+    key (sequential scans off for it alone; the planner cannot know the dates to drop are one of
+    ~14). -#}
 {% macro lead_features_prune() -%}
+    set local enable_seqscan = off;
     delete from {{ this }}
     where as_of_date = any(array(
         select held_dates.as_of_date
@@ -75,5 +78,6 @@
                held_dates.as_of_date < {{ lead_features_horizon() }}
                and held_dates.as_of_date <> date_trunc('month', held_dates.as_of_date::timestamp)::date
            )
-    ))
+    ));
+    set local enable_seqscan to default
 {%- endmacro %}

@@ -40,13 +40,18 @@ hubspot as (
 contacts_by_email as (
 
     {% if is_incremental() -%}
-    -- Only the addresses of the new events, by int_contacts_identified's rule (the earliest
-    -- created live contact with the address), through the staging table's email index rather
-    -- than resolving every contact.
+    -- Only the addresses of the new events that need one (SendGrid events carry the contact id
+    -- growthlab sent them with), by int_contacts_identified's rule (the earliest created live
+    -- contact with the address), through the staging table's email index (`= any(array)`: the
+    -- planner cannot know how few they are) rather than resolving every contact.
     select distinct on (email) email, contact_id
     from {{ ref('stg_hubspot__contacts') }}
     where not is_archived
-      and email in (select email from sendgrid union select email from hubspot)
+      and email = any(array(
+          select email from sendgrid where contact_id is null
+          union
+          select email from hubspot
+      ))
     order by email, created_at, contact_id
     {%- else -%}
     select identifier as email, contact_id
